@@ -1,0 +1,3 @@
+"""cnngrader: grading and self-checks for convolutional-network exercises in Keras."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""Pooling dimensions: does any model's feature map shrink to nothing?
+
+Every model the submission built (or tried to build: Keras keeps the layer that failed) is
+traced with the shape calculator; the first convolution or pooling layer whose output is empty
+gets `pooling_collapse`, naming it, the sizes that led there, and the fix.
+"""
+
+from __future__ import annotations
+
+from ..diagnoses import Diagnosis, diagnose
+from ..evidence import Evidence
+from ..exercises import CheckSpec
+from ..layers import LayerTable
+from ..results import CheckResult, Outcome
+from ..shapes import format_size, format_trace
+
+
+def collapse_diagnosis(table: LayerTable, cell: int | None) -> Diagnosis | None:
+    step = table.collapse
+    if step is None:
+        return None
+    steps = list(table.trace[: table.trace.index(step) + 1])
+    return diagnose("pooling_collapse", cell=cell, layer=step.layer, class_name=step.class_name,
+                    size_in=format_size(step.size_in), window=format_size(step.window),
+                    size_out=format_size(step.size_out), trace=format_trace(steps))
+
+
+def check_pooling(check: CheckSpec, evidence: Evidence, tables: dict[int, LayerTable]) -> CheckResult:
+    records = {record.id: record for record in evidence.models}
+    diagnoses, seen = [], set()
+    for model_id, table in sorted(tables.items()):
+        diagnosis = collapse_diagnosis(table, records[model_id].cell)
+        key = diagnosis and (diagnosis.field("trace"), diagnosis.layer)
+        if diagnosis is not None and key not in seen:
+            seen.add(key)
+            diagnoses.append(diagnosis)
+    if diagnoses:
+        return CheckResult(check.id, check.name, Outcome.FAILED, 0.0, check.points, check.visibility,
+                           f"{len(diagnoses)} model(s) shrink a feature map to nothing.", tuple(diagnoses))
+    if not tables:
+        return CheckResult(check.id, check.name, Outcome.SKIPPED, 0.0, check.points, check.visibility,
+                           "No model was built, so there were no feature maps to trace.")
+    traced = sum(1 for table in tables.values() if table.trace)
+    return CheckResult(check.id, check.name, Outcome.PASSED, check.points, check.points, check.visibility,
+                       f"Traced {traced} model(s) with convolutions or pooling: every feature map keeps a size.")

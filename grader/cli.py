@@ -1,0 +1,107 @@
+"""The `cnngrader` command.
+
+Exit status: 0 when the grader did its job (whatever the submissions' scores), 2 when it was
+called wrongly (argparse), 1 when it cannot run (missing exercise files, unreadable expected file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnngrader",
+        description="Grade and self-check convolutional-network exercises in TensorFlow/Keras.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    grade = commands.add_parser("grade", help="grade notebooks, modules or saved models")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                       help="a notebook, module or saved model, or a folder of them")
+    grade.add_argument("--exercise", required=True, help="exercise id (see `cnngrader exercises`)")
+    grade.add_argument("--out", type=Path, default=Path("graded"), help="output folder (default: graded)")
+    grade.add_argument("--quick", action="store_true",
+                       help="self-check mode: cap every fit to a few batches; training checks are skipped")
+    grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                       help="per-cell time limit (default: the exercise's, 600 s)")
+    grade.add_argument("--data-dir", default=None, help="folder with the datasets (else the usual places)")
+
+    commands.add_parser("exercises", help="list the exercises")
+
+    reference = commands.add_parser("reference", help="record or show reference expectations")
+    reference_commands = reference.add_subparsers(dest="reference_command", required=True, metavar="ACTION")
+    record = reference_commands.add_parser("record", help="train the references and write expected files")
+    record.add_argument("ids", nargs="*", metavar="ID", help="exercise ids (default: all)")
+    record.add_argument("--seeds", type=int, default=3, help="number of seeds (default: 3)")
+    record.add_argument("--epochs-cap", type=int, default=None, metavar="K", help="at most K epochs per fit")
+    record.add_argument("--train-limit", type=int, default=None, metavar="N",
+                        help="train on the first N images only (smoke runs; the file says so)")
+    record.add_argument("--out", type=Path, default=None, help="folder for the files (default: reference/expected)")
+    record.add_argument("--data-dir", default=None)
+    show = reference_commands.add_parser("show", help="print the expected layer tables and thresholds")
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--dir", type=Path, default=None, help="folder of expected files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"grade": run_grade, "exercises": run_exercises, "reference": run_reference}[args.command]
+    try:
+        return handler(args)
+    except (FileNotFoundError, KeyError, ValueError) as error:
+        print(f"cnngrader: {error}", file=sys.stderr)
+        return 1
+
+
+def run_reference(args) -> int:
+    from .reference import EXERCISE_IDS, format_table, load_expected, record
+
+    if args.reference_command == "show":
+        if args.id not in EXERCISE_IDS:
+            raise KeyError(f"unknown exercise {args.id!r}; known: {', '.join(EXERCISE_IDS)}")
+        expected = load_expected(args.id, args.dir)
+        print(f"{args.id}: expected answers ({expected['data']['dataset']}, "
+              f"{expected['recorded']['seeds']} seeds, full training: {expected['recorded']['full']})\n")
+        for key, entry in expected["models"].items():
+            print(format_table(key, entry) + "\n")
+        print("thresholds:")
+        for name, threshold in expected["thresholds"].items():
+            summary = expected["metrics"][name]
+            print(f"  {name:<36} pass {threshold['pass']:.3f}  floor {threshold['floor']:.3f}  "
+                  f"(seeds: min {summary['min']:.4f}, mean {summary['mean']:.4f}, max {summary['max']:.4f})")
+        return 0
+    ids = args.ids or list(EXERCISE_IDS)
+    unknown = [i for i in ids if i not in EXERCISE_IDS]
+    if unknown:
+        raise KeyError(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(EXERCISE_IDS)}")
+    for exercise_id in ids:
+        path = record(exercise_id, seeds=args.seeds, epochs_cap=args.epochs_cap,
+                      train_limit=args.train_limit, data_dir=args.data_dir, out_dir=args.out,
+                      report=lambda line: print(line, flush=True))
+        print(f"wrote {path}", flush=True)
+    return 0
+
+
+def run_exercises(args) -> int:
+    from .exercises import load_all
+
+    for spec in load_all():
+        print(f"{spec.id:<20} {spec.title}")
+    return 0
+
+
+def run_grade(args) -> int:
+    from .grading import grade_paths
+
+    return grade_paths(args.paths, args.exercise, out=args.out, quick=args.quick,
+                       timeout=args.timeout, data_dir=args.data_dir)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The catalogue of every diagnosis a check can emit: code, title, message, hint, audience.
+
+Codes are snake_case, stable and append-only: a code is retired, never reused. Checks create
+diagnoses with `diagnose(code, **fields)`; the wording lives here alone, and tests name codes.
+Message and hint are `str.format` templates over the fields the check passes in.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One catalogued diagnosis."""
+
+    code: str
+    title: str
+    message: str
+    """What is wrong (and where), as a template over named fields."""
+    hint: str
+    """How to fix it, as a template over named fields."""
+    audience: str = "student"
+    """'student' (shown in feedback) or 'instructor' (a problem with the grading set-up)."""
+    retired: bool = False
+
+
+KINDS = (
+    # Errors raised while the submission runs.
+    Kind("syntax_error", "Python syntax error",
+         "{where} is not valid Python: {error}.",
+         "Look at line {line} of that cell: a missing bracket, comma or colon is the usual cause."),
+    Kind("name_error", "Undefined name",
+         "{where} uses `{name}`, which is not defined at that point.",
+         "Define or import `{name}` in an earlier cell{suggestion}, and run the cells in order."),
+    Kind("attribute_typo", "Misspelt attribute or module",
+         "{where}: `{owner}` has no attribute `{attribute}`.",
+         "Did you mean `{suggestion}`? Replace `{attribute}` with `{suggestion}`."),
+    Kind("unknown_fit_argument", "Unknown argument",
+         "{where}: `{function}()` got an argument it does not know, `{argument}`.",
+         "{fix}"),
+    Kind("missing_channel_dim", "Images without a channel axis",
+         "{where}: a convolution received data with {found} axes where it needs 4 "
+         "(batch, height, width, channels).",
+         "Give grey images a channel axis: `x = x.reshape(-1, 28, 28, 1)` and "
+         "`input_shape=(28, 28, 1)`, not `(28, 28)`."),
+    Kind("legacy_save_format", "Save format Keras 3 no longer accepts",
+         "{where}: `model.save({path!r})` fails: Keras 3 saves only to `.keras` or `.h5` files.",
+         "Save with a file name ending in .keras, e.g. `model.save('{suggested}')`, and load that same file."),
+    Kind("compile_positional_metrics", "Metrics passed in the wrong position",
+         "{where}: `compile({args})` passes {value!r} as the third positional argument, "
+         "which Keras 3 reads as `loss_weights`, not `metrics`.",
+         "Name the arguments: `compile(optimizer={optimizer!r}, loss={loss!r}, metrics=['accuracy'])`."),
+    Kind("metrics_not_list", "Metrics must be a list",
+         "{where}: `compile(..., metrics={value!r})` fails under Keras 3, which wants a list.",
+         "Write `metrics=[{value!r}]`."),
+    Kind("sequential_input_undefined", "model.input on a Sequential model",
+         "{where}: `{expression}` raises under Keras 3 for a Sequential model, even after "
+         "training or reloading.",
+         "Use `{replacement}` instead, e.g. `keras.Model(model.inputs, model.layers[0].output)`."),
+    Kind("removed_api", "Keras 2 API removed in Keras 3",
+         "{where}: `{old}` no longer exists in Keras 3.",
+         "Use `{new}` instead."),
+    Kind("missing_module", "Package not available",
+         "{where}: `import {module}` fails: that package is not installed where your work is graded.",
+         "{fix}"),
+    Kind("data_unavailable", "Data file not found",
+         "{where}: the file {path!r} is not there when your work is graded.",
+         "Load the data with `keras.datasets` (or the files the exercise gives you) instead of a "
+         "file on your own computer or Drive."),
+    Kind("runtime_error", "Error in a cell",
+         "{where} raised {ename}: {evalue}",
+         "Read the error above, fix that cell, then run the notebook from the top (Restart & Run All)."),
+    Kind("timeout", "Time limit reached",
+         "{where} did not finish within {seconds} seconds and was stopped.",
+         "Train for fewer epochs or on fewer images while you develop, and make sure no loop runs forever."),
+    Kind("kernel_died", "The Python process died",
+         "The process running your work stopped{where} ({reason}).",
+         "This usually means it ran out of memory or called exit(); run the notebook top to bottom "
+         "yourself to find the cell."),
+    Kind("memory_limit", "Memory limit reached",
+         "Your work used more than the {limit} of memory allowed{where}.",
+         "Use smaller batches, fewer or smaller layers, or avoid keeping copies of the dataset."),
+    Kind("invalid_notebook", "Not a readable notebook",
+         "{path} cannot be read as a Jupyter notebook: {problem}.",
+         "Download the notebook again from Jupyter or Colab (File > Download > .ipynb) and submit that file."),
+    Kind("missing_entry_point", "Function not found",
+         "Your module has no function `{name}()`, which the exercise asks for.",
+         "Define `def {name}():` at the top level of the module, returning the model."),
+    Kind("unloadable_model", "Saved model cannot be loaded",
+         "{path} could not be loaded as a Keras model: {problem}.",
+         "Save it with `model.save('model.keras')` in Keras 3 and submit that file."),
+    # Architecture.
+    Kind("missing_model", "Model not found",
+         "No model matching {model} was found{where}.",
+         "Build it and keep it in a variable named {names}, and run the cell that builds it."),
+    Kind("pooling_collapse", "Feature map shrinks to nothing",
+         "Layer `{layer}` ({class_name}) gets a {size_in} map but its window is {window}: the map "
+         "collapses to {size_out}. Sizes along the way: {trace}.",
+         "Shrink less before it: remove a pooling layer or a stride of 2, use padding='same' in "
+         "that layer, or start from a larger input."),
+    Kind("shape_mismatch", "Wrong output shape",
+         "Layer `{layer}` outputs {actual}, expected {expected}.",
+         "{fix}"),
+    Kind("param_mismatch", "Wrong number of parameters",
+         "Layer `{layer}` has {actual:,} parameters, expected {expected:,}.",
+         "{fix}"),
+    Kind("setting_mismatch", "Layer setting differs",
+         "Layer `{layer}` has {setting}={actual!r}, expected {expected!r}.",
+         "Set {setting}={expected!r} on that layer."),
+    Kind("layer_missing", "Layer missing",
+         "A {class_name} layer is missing {position}.",
+         "Add `{suggestion}` there."),
+    Kind("layer_extra", "Extra layer",
+         "Layer `{layer}` ({class_name}) is not in the expected architecture.",
+         "Remove it, unless the exercise asks for it."),
+    Kind("layer_type_mismatch", "Wrong kind of layer",
+         "Layer `{layer}` is a {actual}, expected a {expected} at that position.",
+         "Use `{suggestion}` there."),
+    Kind("wrong_output_classes", "Wrong number of output classes",
+         "The last layer has {actual} outputs but the task has {expected} classes.",
+         "End the model with `Dense({expected}, activation='softmax')`."),
+    Kind("not_recomputed", "Layer the grader cannot check",
+         "The grader cannot recompute layer(s) {layers} from the config; their shapes and counts "
+         "are as reported by your code.",
+         "Nothing to fix unless the exercise asks for standard layers only.",
+         audience="instructor"),
+)
+
+CATALOGUE: dict[str, Kind] = {kind.code: kind for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One finding about a submission: a catalogued code with the fields of its message."""
+
+    code: str
+    """Stable code from the catalogue (`pooling_collapse`)."""
+    fields: tuple[tuple[str, object], ...] = ()
+    """The values the message and hint templates are filled with."""
+    cell: int | None = None
+    """1-based number of the code cell it points at, when it points at one."""
+    layer: str | None = None
+    """Name of the layer it points at, when it points at one."""
+    detail: str | None = None
+    """Original error text or other raw evidence, for the instructor."""
+
+    @property
+    def kind(self) -> Kind:
+        return CATALOGUE[self.code]
+
+    @property
+    def message(self) -> str:
+        return _fill(self.kind.message, self)
+
+    @property
+    def hint(self) -> str:
+        return _fill(self.kind.hint, self)
+
+    def field(self, name: str, default=None):
+        return dict(self.fields).get(name, default)
+
+    def to_json(self) -> dict:
+        data = {"code": self.code, "message": self.message, "hint": self.hint}
+        if self.cell is not None:
+            data["cell"] = self.cell
+        if self.layer is not None:
+            data["layer"] = self.layer
+        if self.detail:
+            data["detail"] = self.detail
+        return data
+
+
+def diagnose(code: str, *, cell: int | None = None, layer: str | None = None,
+             detail: str | None = None, **fields) -> Diagnosis:
+    """Create a diagnosis; an unknown code or a missing template field is our bug, raised now."""
+    if code not in CATALOGUE:
+        raise KeyError(f"diagnosis code {code!r} is not in the catalogue")
+    kind = CATALOGUE[code]
+    if kind.retired:
+        raise KeyError(f"diagnosis code {code!r} is retired")
+    fields.setdefault("where", f"Cell {cell}" if cell is not None else "Your code")
+    all_fields = {"cell": cell, "layer": layer, **fields}
+    for template in (kind.message, kind.hint):
+        missing = _template_fields(template) - set(all_fields)
+        if missing:
+            raise KeyError(f"{code}: missing field(s) {sorted(missing)}")
+    return Diagnosis(code, tuple(sorted(fields.items())), cell, layer, detail)
+
+
+def _template_fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _fill(template: str, diagnosis: Diagnosis) -> str:
+    return template.format(cell=diagnosis.cell, layer=diagnosis.layer, **dict(diagnosis.fields))
+
+
+def where_in_cell(cell: int | None, line: int | None = None, file: str | None = None) -> str:
+    """'Cell 4', 'Cell 4, line 2' or 'solution.py, line 12': where a student should look."""
+    if file:
+        return f"{file}, line {line}" if line else file
+    if cell is None:
+        return "Your code"
+    return f"Cell {cell}, line {line}" if line else f"Cell {cell}"
+
+
+def catalogue_markdown() -> str:
+    """The docs table (docs/diagnoses.md is generated from this)."""
+    lines = ["| code | title | audience | message | hint |", "|---|---|---|---|---|"]
+    for kind in KINDS:
+        if kind.retired:
+            continue
+        message = kind.message.replace("|", "\\|")
+        hint = kind.hint.replace("|", "\\|")
+        lines.append(f"| `{kind.code}` | {kind.title} | {kind.audience} | {message} | {hint} |")
+    return "\n".join(lines) + "\n"

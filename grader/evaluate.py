@@ -1,0 +1,71 @@
+"""From evidence to results: the exercise's checks, in the order its spec lists them.
+
+Pure: the spec, the expected file's contents and the evidence come in as data; a
+`SubmissionResult` comes out. The same evidence always gives the same grade.
+"""
+
+from __future__ import annotations
+
+from .diagnoses import diagnose
+from .evidence import Evidence
+from .exercises import CheckSpec, ExerciseSpec
+from .layers import LayerRow
+from .results import CheckResult, Outcome, SubmissionResult
+from .checks.architecture import check_architecture, with_output_units
+from .checks.execution import check_execution
+from .checks.models import find_models, tables_for
+from .checks.pooling import check_pooling
+
+
+def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission: str,
+             mode: str = "full", meta: dict | None = None) -> SubmissionResult:
+    tables = tables_for(evidence)
+    expected_rows = {
+        model.key: with_output_units(tuple(LayerRow.from_json(r) for r in expected["models"][model.key]["layers"]),
+                                     model.output_classes)
+        for model in spec.models
+    }
+    found = find_models(spec.models, expected_rows, evidence, tables)
+    note = _missing_note(evidence, len(tables))
+
+    def run(check: CheckSpec) -> CheckResult:
+        if evidence.invalid is not None and check.id != "execution":
+            return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
+                               "Not checked: the submission could not be read.")
+        if check.id == "execution":
+            return check_execution(check, evidence, tables, submission)
+        if check.id == "architecture":
+            return check_architecture(check, spec.model(check.model), expected["models"][check.model],
+                                      found[check.model], note)
+        if check.id == "pooling":
+            return check_pooling(check, evidence, tables)
+        raise ValueError(f"no check named {check.id!r}")  # specs are validated on load
+
+    checks = tuple(run(check) for check in spec.checks)
+    return SubmissionResult(submission=submission, exercise=spec.id, kind=evidence.kind, checks=checks,
+                            mode=mode, meta={**evidence.meta, **(meta or {})})
+
+
+def _missing_note(evidence: Evidence, model_count: int) -> str:
+    """Where to look when a model is missing: the models that were built, or the first failing cell."""
+    failing = [run for run in evidence.cells if run.status in ("error", "timeout") and run.cell is not None]
+    if model_count:
+        note = f": none of the {model_count} model(s) your code built has layers close to it"
+        return note + (f" (cell {failing[0].cell} failed, which may have stopped it being built)" if failing else "")
+    if failing:
+        return f" (cell {failing[0].cell} failed; the model may not have been built)"
+    if evidence.kind == "module" and any(v != "ok" for v in evidence.entry_points.values()):
+        return " (an entry point is missing or failed)"
+    return " (your code built no Keras model)"
+
+
+def error_result(spec: ExerciseSpec, submission: str, kind: str, problem: str,
+                 mode: str = "full") -> SubmissionResult:
+    """A full result for a submission the grader could not even start on (wrong file type)."""
+    checks = []
+    for check in spec.checks:
+        diagnoses = (diagnose("invalid_notebook", path=submission, problem=problem),) if check.id == "execution" else ()
+        checks.append(CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
+                                  "Not checked: the submission could not be read.", diagnoses))
+    return SubmissionResult(submission, spec.id, kind, tuple(checks), mode)
+

@@ -1,0 +1,142 @@
+"""Exercise specs: `exercises/<id>/exercise.toml`, read with the standard library.
+
+A spec says what is graded (the ordered list of checks with their points), which reference and
+expected file hold the right answer, which names the student's models may have, and which data
+the submission's process is given. A bad spec is the instructor's error and raises `SpecError`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .resources import exercises_dir
+
+CHECK_IDS = ("execution", "architecture", "pooling")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+class SpecError(ValueError):
+    """An exercise spec is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model the exercise asks for."""
+
+    key: str
+    """Key into the expected file's `models`."""
+    title: str
+    """How feedback names it ("the Fashion-MNIST CNN")."""
+    names: tuple[str, ...]
+    """Variable names that may hold it in a notebook."""
+    entry_point: str | None = None
+    """Function a module submission defines to build it."""
+    output_classes: int | None = None
+    """Classes the last layer must output, where the data decide it."""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One graded check, in the order it appears in the results."""
+
+    id: str
+    name: str
+    points: float
+    model: str | None = None
+    visibility: str = "visible"
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    id: str
+    title: str
+    summary: str
+    reference: str
+    dataset: str
+    models: tuple[ModelSpec, ...]
+    checks: tuple[CheckSpec, ...]
+    seeds: tuple[str, ...] = ()
+    provided_data: str | None = None
+    cell_timeout: float = 600.0
+    submission_timeout: float = 3600.0
+    folder: Path | None = None
+
+    def model(self, key: str) -> ModelSpec:
+        for model in self.models:
+            if model.key == key:
+                return model
+        raise SpecError(f"{self.id}: no model {key!r}")
+
+    @property
+    def entry_points(self) -> tuple[str, ...]:
+        return tuple(model.entry_point for model in self.models if model.entry_point)
+
+    @property
+    def starter(self) -> Path | None:
+        if self.folder is None:
+            return None
+        path = self.folder / "starter.ipynb"
+        return path if path.is_file() else None
+
+
+def load_spec(exercise_id: str, root: Path | None = None) -> ExerciseSpec:
+    folder = (root or exercises_dir()) / exercise_id
+    path = folder / "exercise.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.name for p in (root or exercises_dir()).iterdir() if (p / "exercise.toml").is_file()))
+        raise SpecError(f"unknown exercise {exercise_id!r} (no {path}); known: {known}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path}: {error}") from None
+    return parse_spec(data, folder)
+
+
+def parse_spec(data: dict, folder: Path | None = None) -> ExerciseSpec:
+    where = data.get("id", "<spec>")
+    try:
+        models = tuple(
+            ModelSpec(
+                key=str(item["key"]), title=str(item.get("title", item["key"])),
+                names=tuple(item.get("names", ())), entry_point=item.get("entry_point"),
+                output_classes=item.get("output_classes"),
+            )
+            for item in data.get("models", [])
+        )
+        checks = tuple(
+            CheckSpec(id=str(item["id"]), name=str(item.get("name", item["id"])),
+                      points=float(item["points"]), model=item.get("model"),
+                      visibility=str(item.get("visibility", "visible")))
+            for item in data["checks"]
+        )
+        spec = ExerciseSpec(
+            id=str(data["id"]), title=str(data["title"]), summary=str(data.get("summary", "")).strip(),
+            reference=str(data["reference"]), dataset=str(data["dataset"]), models=models, checks=checks,
+            seeds=tuple(data.get("seeds", ())), provided_data=data.get("provided_data"),
+            cell_timeout=float(data.get("cell_timeout", 600)),
+            submission_timeout=float(data.get("submission_timeout", 3600)), folder=folder,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise SpecError(f"exercise {where}: bad or missing field ({error})") from None
+    _validate(spec)
+    return spec
+
+
+def _validate(spec: ExerciseSpec) -> None:
+    keys = {model.key for model in spec.models}
+    for check in spec.checks:
+        if check.id not in CHECK_IDS:
+            raise SpecError(f"{spec.id}: unknown check {check.id!r}; known: {', '.join(CHECK_IDS)}")
+        if check.id == "architecture" and check.model not in keys:
+            raise SpecError(f"{spec.id}: architecture check names model {check.model!r}, not in [[models]]")
+        if check.visibility not in VISIBILITIES:
+            raise SpecError(f"{spec.id}: visibility {check.visibility!r} is not one of {VISIBILITIES}")
+        if check.points < 0:
+            raise SpecError(f"{spec.id}: check {check.name!r} has negative points")
+
+
+def load_all(root: Path | None = None) -> list[ExerciseSpec]:
+    base = root or exercises_dir()
+    return [load_spec(folder.name, base) for folder in sorted(base.iterdir()) if (folder / "exercise.toml").is_file()]

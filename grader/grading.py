@@ -1,0 +1,130 @@
+"""`cnngrader grade`: find the submissions, run each in its own process, evaluate, write results.
+
+Files are read at the start (spec, expected file, data) and written at the end of each
+submission (its results.json); everything between is data. A broken submission is a normal
+input: it ends with a results.json like any other.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import data
+from .evaluate import error_result, evaluate
+from .exercises import ExerciseSpec, load_spec
+from .reference import load_expected
+from .report.gradescope import write_results
+from .results import SubmissionResult, max_score, total_score
+from .runner import RunOptions, run_module, run_notebook
+
+NOTEBOOK_SUFFIXES = (".ipynb",)
+MODULE_SUFFIXES = (".py",)
+MODEL_SUFFIXES = (".keras", ".h5")
+SUBMISSION_SUFFIXES = NOTEBOOK_SUFFIXES + MODULE_SUFFIXES + MODEL_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    path: Path | None
+    """The file to run; None when a folder holds nothing gradable."""
+    problem: str | None = None
+
+
+def find_submissions(paths: list[Path]) -> list[Submission]:
+    """One submission per file, or per subfolder (its notebook, else module, else saved model)."""
+    found: list[Submission] = []
+    for path in paths:
+        if path.is_file():
+            found.append(Submission(_name(path), path))
+        elif path.is_dir():
+            for child in sorted(path.iterdir()):
+                if child.name.startswith("."):
+                    continue
+                if child.is_file() and child.suffix in SUBMISSION_SUFFIXES:
+                    found.append(Submission(_name(child), child))
+                elif child.is_dir():
+                    found.append(_from_folder(child))
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return found
+
+
+def _from_folder(folder: Path) -> Submission:
+    for suffixes in (NOTEBOOK_SUFFIXES, MODULE_SUFFIXES, MODEL_SUFFIXES):
+        candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in suffixes)
+        if candidates:
+            return Submission(folder.name, candidates[0])
+    return Submission(folder.name, None, f"the folder {folder.name} holds no .ipynb, .py, .keras or .h5 file")
+
+
+def _name(path: Path) -> str:
+    return path.stem if path.suffix in SUBMISSION_SUFFIXES else path.name
+
+
+def prepare_run(spec: ExerciseSpec, workdir: Path, quick: bool, timeout: float | None,
+                data_dir: str | None, memory_limit_bytes: int | None = 8 * 2**30) -> RunOptions:
+    """What every submission of this batch shares: limits, a KERAS_HOME with the datasets, data files."""
+    keras_home = workdir / "keras-home"
+    served = data.prepare_keras_home(keras_home, data_dir)
+    provided = {}
+    if spec.provided_data:
+        transfer = data.load_transfer_data(data_dir)
+        path = workdir / spec.provided_data
+        np.savez(path, **{k: v for k, v in transfer.items() if isinstance(v, np.ndarray)})
+        provided[spec.provided_data] = path
+        served["transfer"] = transfer["source"]
+    return RunOptions(
+        cell_timeout=timeout or spec.cell_timeout,
+        submission_timeout=max(spec.submission_timeout, timeout or 0),
+        memory_limit_bytes=memory_limit_bytes, quick=quick, keras_home=keras_home,
+        data_served=served, provided_files=provided,
+    )
+
+
+def grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
+                     options: RunOptions) -> SubmissionResult:
+    mode = "quick" if options.quick else "full"
+    if submission.path is None:
+        return error_result(spec, submission.name, "unknown", submission.problem, mode)
+    started = time.monotonic()
+    suffix = submission.path.suffix
+    if suffix in NOTEBOOK_SUFFIXES:
+        evidence = run_notebook(submission.path, options)
+    elif suffix in MODULE_SUFFIXES:
+        evidence = run_module(submission.path, options, spec.entry_points, kind="module")
+    elif suffix in MODEL_SUFFIXES:
+        evidence = run_module(submission.path, options, (), kind="saved_model")
+    else:
+        return error_result(spec, submission.name, "unknown",
+                            f"files ending in {suffix or '(nothing)'} cannot be graded; submit a .ipynb, .py or .keras file",
+                            mode)
+    result = evaluate(spec, expected, evidence, submission.name, mode)
+    return replace(result, meta={**result.meta, "seconds": round(time.monotonic() - started, 2)})
+
+
+def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = False,
+                timeout: float | None = None, data_dir: str | None = None,
+                memory_limit_bytes: int | None = 8 * 2**30, log=print) -> int:
+    spec = load_spec(exercise_id)
+    expected = load_expected(spec.reference)
+    submissions = find_submissions(paths)
+    if not submissions:
+        log(f"cnngrader: nothing to grade in {', '.join(map(str, paths))}")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="cnngrader-batch-") as workdir:
+        options = prepare_run(spec, Path(workdir), quick, timeout, data_dir, memory_limit_bytes)
+        started = time.monotonic()
+        for index, submission in enumerate(submissions, start=1):
+            result = grade_submission(submission, spec, expected, options)
+            path = write_results(result, out / submission.name)
+            elapsed = time.monotonic() - started
+            left = elapsed / index * (len(submissions) - index)
+            log(f"[{index}/{len(submissions)}] {submission.name}: {total_score(result):g}/{max_score(result):g} "
+                f"-> {path}" + (f" (about {left / 60:.1f} min left)" if index < len(submissions) else ""))
+    return 0

@@ -1,0 +1,193 @@
+"""Record and read what a correct answer looks like: `reference/expected/<id>.json`.
+
+Recording builds every documented model, recomputes its layer table from the config (and checks
+it against what Keras itself computes), trains it over several seeds as the seed notebook does,
+and writes the metrics and the thresholds derived from them by the rule in `reference/__init__`.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from .layers import LayerRow, LayerTable, table_from_config
+from .resources import expected_dir, load_reference_module
+
+SCHEMA = "cnngrader.expected/1"
+EXERCISE_IDS = ("fashion_cnn", "fashion_pooling", "fashion_conv_intro", "mnist_models", "cnn_transfer")
+
+
+class ReferenceMismatch(AssertionError):
+    """Our recomputed table disagrees with Keras for a reference model: a bug in layers.py."""
+
+
+def keras_table(model) -> LayerTable:
+    """Recompute a built Keras model's table from its config, and verify it against Keras."""
+    class_name = "Sequential" if type(model).__name__ == "Sequential" else "Functional"
+    table = table_from_config(class_name, model.get_config())
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    for row, layer in zip(table.rows, layers):
+        keras_shape = tuple(layer.output.shape)
+        if row.output_shape != keras_shape or row.params != layer.count_params():
+            raise ReferenceMismatch(
+                f"{model.name}/{layer.name}: recomputed {row.output_shape}, {row.params} params; "
+                f"Keras says {keras_shape}, {layer.count_params()}"
+            )
+    if table.params != model.count_params() or len(table.rows) != len(layers):
+        raise ReferenceMismatch(f"{model.name}: totals differ from Keras ({table.params} vs {model.count_params()})")
+    return table
+
+
+def model_entries(exercise_id: str) -> dict[str, dict]:
+    """Every documented model of an exercise as an expected-file entry (no training)."""
+    module = load_reference_module(exercise_id)
+    entries = {}
+    for key, builder in module.MODELS.items():
+        table = keras_table(builder())
+        entries[key] = {"description": module.DESCRIPTIONS.get(key, ""), **table.to_json()}
+    for key, config_of in getattr(module, "KNOWN_WRONG", {}).items():
+        table = table_from_config("Sequential", config_of())
+        collapse = table.collapse
+        entries[key] = {
+            "description": "known wrong answer: Keras cannot build it",
+            "known_wrong": True,
+            **table.to_json(),
+            "collapse": {"layer": collapse.layer, "size_in": list(collapse.size_in),
+                         "window": list(collapse.window)} if collapse else None,
+        }
+    return entries
+
+
+def record(exercise_id: str, seeds: int = 3, epochs_cap: int | None = None,
+            train_limit: int | None = None, data_dir: str | None = None,
+            out_dir: Path | None = None, report: Callable[[str], None] = print) -> Path:
+    """Train the exercise's reference over `seeds` seeds and write its expected file."""
+    module = load_reference_module(exercise_id)
+    package = sys.modules[module.__name__.rsplit(".", 1)[0]]
+    models = model_entries(exercise_id)
+    runs = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"cnngrader-ref-{exercise_id}-") as workdir:
+        for index in range(seeds):
+            seed_started = time.monotonic()
+            run = package.RunOptions(
+                data_dir=data_dir, epochs_cap=epochs_cap, train_limit=train_limit,
+                workdir=Path(workdir), report=report, label=f"[{exercise_id} seed {index + 1}/{seeds}]",
+            )
+            metrics = module.train(index, run)
+            seconds = time.monotonic() - seed_started
+            runs.append({"seed": index, "metrics": metrics, "seconds": round(seconds, 1)})
+            left = (time.monotonic() - started) / (index + 1) * (seeds - index - 1)
+            report(f"[{exercise_id} seed {index + 1}/{seeds}] done in {seconds / 60:.1f} min; "
+                   f"about {left / 60:.1f} min left for this exercise")
+    expected = {
+        "schema": SCHEMA,
+        "exercise": exercise_id,
+        "models": models,
+        "training": {"settings": module.TRAINING, "runs": runs},
+        "metrics": summarise(runs),
+        "thresholds": {name: package.threshold_for([r["metrics"][name] for r in runs])
+                       for name in module.GRADED_METRICS},
+        "data": data_provenance(exercise_id, data_dir),
+        "environment": environment(),
+        "recorded": {
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seeds": seeds,
+            "epochs_cap": epochs_cap,
+            "train_limit": train_limit,
+            "full": epochs_cap is None and train_limit is None,
+            "minutes": round((time.monotonic() - started) / 60, 1),
+        },
+    }
+    target = (out_dir or expected_dir()) / f"{exercise_id}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(expected, indent=1) + "\n")
+    return target
+
+
+def summarise(runs: list[dict]) -> dict[str, dict]:
+    names = sorted({name for run in runs for name in run["metrics"]})
+    summary = {}
+    for name in names:
+        values = [run["metrics"][name] for run in runs if name in run["metrics"]]
+        summary[name] = {"values": values, "min": min(values), "mean": statistics.fmean(values),
+                         "max": max(values)}
+    return summary
+
+
+def data_provenance(exercise_id: str, data_dir: str | None) -> dict:
+    from . import data
+
+    if exercise_id == "mnist_models":
+        try:
+            data.load_mnist(data_dir, download=False)
+            return {"dataset": "mnist", "subset": "full"}
+        except data.DataUnavailable:
+            return {"dataset": "mnist", "subset": "mnist-10k (8,000 train / 2,000 test of the MNIST test set)"}
+    if exercise_id == "cnn_transfer":
+        try:
+            data.load_cifar100(data_dir, download=False)
+            return {"dataset": "cifar100", "subset": "mammal superclasses"}
+        except data.DataUnavailable:
+            return {"dataset": "fashion_mnist", "subset": "padded 32x32x3 stand-in, 7,500 / 1,500"}
+    return {"dataset": "fashion_mnist", "subset": "full"}
+
+
+def environment() -> dict:
+    import keras
+
+    device = "cpu"
+    try:
+        import tensorflow as tf
+
+        tensorflow_version = tf.__version__
+        if tf.config.list_physical_devices("GPU"):
+            device = "gpu"
+    except ImportError:
+        tensorflow_version = None
+    return {
+        "tensorflow": tensorflow_version,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "device": device,
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
+
+
+def load_expected(exercise_id: str, directory: Path | None = None) -> dict:
+    path = (directory or expected_dir()) / f"{exercise_id}.json"
+    expected = json.loads(path.read_text())
+    if expected.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: schema {expected.get('schema')!r}, expected {SCHEMA!r}")
+    return expected
+
+
+def expected_rows(entry: dict) -> tuple[LayerRow, ...]:
+    return tuple(LayerRow.from_json(layer) for layer in entry["layers"])
+
+
+def format_table(key: str, entry: dict) -> str:
+    """A model's expected table as text, like `model.summary()` with the settings that matter."""
+    lines = [f"{key}: {entry.get('description', '')}",
+             f"  {'layer':<24}{'class':<22}{'output shape':<24}{'params':>10}  settings"]
+    for row in expected_rows(entry):
+        shape = "?" if row.output_shape is None else str(tuple(row.output_shape))
+        settings = ", ".join(f"{k}={v}" for k, v in row.settings.items())
+        params = "?" if row.params is None else f"{row.params:,}"
+        lines.append(f"  {row.name:<24}{row.class_name:<22}{shape:<24}{params:>10}  {settings}")
+    totals = entry["totals"]
+    if totals["params"] is not None:
+        lines.append(f"  total {totals['params']:,} (trainable {totals['trainable']:,}, "
+                     f"non-trainable {totals['non_trainable']:,})")
+    if entry.get("collapse"):
+        c = entry["collapse"]
+        lines.append(f"  collapses at {c['layer']}: a {c['window']} window on a {c['size_in']} map")
+    return "\n".join(lines)

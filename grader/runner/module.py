@@ -1,0 +1,70 @@
+"""Run a module (.py) or saved model (.keras, .h5) submission in a child process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..evidence import CellError, CellRun, Evidence, EvidenceError, probe_payload_from_json
+from .limits import MemoryWatch, format_bytes, kill_tree
+from .options import RunOptions, submission_environment
+
+OUTPUT_CAP = 64 * 1024
+
+
+def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], kind: str = "module") -> Evidence:
+    with options.workspace(path) as workspace:
+        config = json.loads(workspace.probe_config.read_text())
+        config.update({"kind": kind, "path": str(workspace.submission), "entry_points": list(entry_points)})
+        workspace.probe_config.write_text(json.dumps(config))
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "grader.runner.worker", str(workspace.probe_config)],
+            cwd=workspace.folder, env=submission_environment(workspace, options),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        stopped, detail = None, ""
+        with MemoryWatch(process.pid, options.memory_limit_bytes) as watch:
+            try:
+                output, _ = process.communicate(timeout=min(options.cell_timeout, options.submission_timeout))
+            except subprocess.TimeoutExpired:
+                kill_tree(process.pid)
+                output, _ = process.communicate()
+                stopped = "timeout"
+                detail = f"over {min(options.cell_timeout, options.submission_timeout):.0f} s"
+        if watch.exceeded:
+            stopped, detail = "memory_limit", f"over {format_bytes(options.memory_limit_bytes)}"
+        elif stopped is None and process.returncode != 0:
+            stopped, detail = "kernel_died", f"exit status {process.returncode}"
+        evidence = Evidence(kind=kind, stopped=stopped, stopped_detail=detail, meta={
+            "run_seconds": round(time.monotonic() - started, 2), "peak_memory": format_bytes(watch.peak),
+            "output_tail": (output or b"")[-OUTPUT_CAP:].decode("utf-8", "replace"),
+        })
+        return _with_probe(evidence, workspace.evidence_path, path.name)
+
+
+def _with_probe(evidence: Evidence, evidence_path: Path, file_name: str) -> Evidence:
+    try:
+        payload = probe_payload_from_json(json.loads(evidence_path.read_text()))
+    except FileNotFoundError:
+        return replace(evidence, meta={**evidence.meta, "probe": "no evidence file was written"})
+    except (json.JSONDecodeError, EvidenceError, RecursionError) as error:
+        return replace(evidence, meta={**evidence.meta, "probe": f"unreadable evidence: {error}"})
+    runs = tuple(
+        CellRun(cell=None, source="", status="error", error=error) for error in payload["errors"]
+    )
+    invalid = None
+    if evidence.kind == "saved_model" and payload["errors"]:
+        error: CellError = payload["errors"][0]
+        invalid = f"{error.ename}: {error.evalue.splitlines()[0] if error.evalue else ''}"[:300]
+    return replace(evidence, cells=runs, models=payload["models"], fits=payload["fits"],
+                   saves=payload["saves"], entry_points=payload["entry_points"], invalid=invalid,
+                   meta={**evidence.meta, **payload["meta"], "file": file_name})
+
+
+

@@ -1,0 +1,171 @@
+"""Run a student's notebook in a fresh kernel and bring back evidence.
+
+The notebook is parsed and validated with nbformat (an unreadable one becomes evidence with
+`invalid` set), stripped of stored outputs, and executed cell by cell with nbclient in a kernel
+of its own, in a temporary folder that holds only the notebook's copy and the data the exercise
+provides. Errors are allowed, so every cell runs and each failing cell is recorded. A hidden
+first cell installs the probe; a hidden cell before each student cell tells it the cell number.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from ..evidence import CellError, CellRun, Evidence, EvidenceError, probe_payload_from_json, strip_ansi
+from .limits import MemoryWatch, format_bytes
+from .options import RunOptions, submission_environment
+
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+INTERNAL = "# cnngrader internal\n"
+
+
+def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
+    """The notebook, or None and a plain-words reason it cannot be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, f"the file cannot be read ({error.strerror})"
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        return None, f"it is {len(raw) / 2**20:.0f} MB, over the {MAX_NOTEBOOK_BYTES // 2**20} MB limit"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, "it is not UTF-8 text"
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        return None, f"it is not valid JSON ({getattr(error, 'msg', 'too deeply nested')})"
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return None, "it is JSON but has no list of cells"
+    major = data.get("nbformat")
+    if major != 4:
+        return None, f"it has notebook format {major!r}; only format 4 is read"
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except (nbformat.ValidationError, ValueError, KeyError, TypeError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return None, f"it does not follow the notebook format ({message[:200]})"
+    return notebook, None
+
+
+def run_notebook(path: Path, options: RunOptions) -> Evidence:
+    notebook, problem = read_notebook(path)
+    if notebook is None:
+        return Evidence(kind="notebook", invalid=problem)
+    sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    with options.workspace(path) as workspace:
+        return _execute(sources, workspace, options)
+
+
+def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
+    program = [INTERNAL + f"from grader.runner import probe as __cnngrader_probe\n"
+               f"__cnngrader_probe.install({str(workspace.probe_config)!r})"]
+    for number, source in enumerate(sources, start=1):
+        program += [INTERNAL + f"__cnngrader_probe.active().at_cell({number})", source]
+    program.append(INTERNAL + "__cnngrader_probe.active().snapshot()")
+    executable = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in program])
+    executable.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+    deadline = time.monotonic() + options.submission_timeout
+    client = NotebookClient(
+        executable, timeout=int(options.cell_timeout), kernel_name="python3", allow_errors=True,
+        interrupt_on_timeout=True, startup_timeout=120, record_timing=False,
+        resources={"metadata": {"path": str(workspace.folder)}},
+    )
+    client.timeout_func = lambda cell: max(1, int(min(options.cell_timeout, deadline - time.monotonic())))
+    runs: list[CellRun] = []
+    stopped, detail, stopped_cell, peak = None, "", None, 0
+    started = time.monotonic()
+    kernel_log = open(workspace.evidence_path.with_name("kernel.log"), "wb")
+    with kernel_log, client.setup_kernel(env=submission_environment(workspace, options),
+                                         stdout=kernel_log, stderr=kernel_log):
+        watch = MemoryWatch(_kernel_pid(client), options.memory_limit_bytes)
+        with watch:
+            kernel_ready = time.monotonic()
+            for index, cell in enumerate(executable.cells):
+                number = index // 2 if index % 2 == 0 and 0 < index < len(executable.cells) - 1 else None
+                if time.monotonic() > deadline:
+                    stopped, stopped_cell = "timeout", number
+                    detail = f"the whole submission ran over {options.submission_timeout:.0f} s"
+                    break
+                cell_started = time.monotonic()
+                try:
+                    client.execute_cell(cell, index)
+                except CellTimeoutError:
+                    cell.outputs = [{"output_type": "error", "ename": "TimeoutError", "evalue": "", "traceback": []}]
+                except DeadKernelError as error:
+                    stopped, stopped_cell = ("memory_limit" if watch.exceeded else "kernel_died"), number
+                    detail = str(error)
+                    if number is not None:
+                        runs.append(CellRun(number, cell.source, "error", None, time.monotonic() - cell_started))
+                    break
+                if number is not None:
+                    runs.append(_cell_run(number, cell, time.monotonic() - cell_started, options))
+                    if runs[-1].status == "timeout" and time.monotonic() > deadline:
+                        stopped, stopped_cell = "timeout", number
+                        break
+        peak = watch.peak
+        if watch.exceeded:
+            stopped = "memory_limit"
+            detail = f"over {format_bytes(options.memory_limit_bytes)}"
+    executed = {run.cell for run in runs}
+    runs += [CellRun(n, s, "not_run") for n, s in enumerate(sources, start=1) if n not in executed]
+    runs.sort(key=lambda run: run.cell)
+    return _with_probe(
+        Evidence(kind="notebook", cells=tuple(runs), stopped=stopped, stopped_detail=detail,
+                 stopped_cell=stopped_cell,
+                 meta={"kernel_start_seconds": round(kernel_ready - started, 2),
+                       "run_seconds": round(time.monotonic() - started, 2),
+                       "peak_memory": format_bytes(peak), "data_served": options.data_served,
+                       "quick": options.quick}),
+        workspace,
+    )
+
+
+def _cell_run(number: int, cell, seconds: float, options: RunOptions) -> CellRun:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") != "error":
+            continue
+        ename, evalue = output.get("ename", "Error"), output.get("evalue", "")
+        if ename in ("TimeoutError", "KeyboardInterrupt") and seconds >= options.cell_timeout - 1:
+            return CellRun(number, cell.source, "timeout", CellError("TimeoutError", f"over {options.cell_timeout:.0f} s"), seconds)
+        traceback = strip_ansi("\n".join(output.get("traceback", [])))[-8000:]
+        return CellRun(number, cell.source, "error", CellError(ename, strip_ansi(evalue), traceback, _error_line(traceback)), seconds)
+    return CellRun(number, cell.source, "ok", None, seconds)
+
+
+def _error_line(traceback: str) -> int | None:
+    """The line in the cell where the error was raised: the last 'Cell In[n], line k' frame."""
+    import re
+
+    lines = re.findall(r"Cell In\[\d+\], line (\d+)", traceback)
+    if lines:
+        return int(lines[-1])
+    match = re.search(r'File "<[^>]*>", line (\d+)', traceback)
+    return int(match.group(1)) if match else None
+
+
+def _kernel_pid(client) -> int:
+    provisioner = getattr(client.km, "provisioner", None)
+    pid = getattr(provisioner, "pid", None) or getattr(getattr(provisioner, "process", None), "pid", None)
+    return int(pid) if pid else -1
+
+
+def _with_probe(evidence: Evidence, workspace) -> Evidence:
+    from dataclasses import replace
+
+    try:
+        payload = probe_payload_from_json(json.loads(workspace.evidence_path.read_text()))
+    except FileNotFoundError:
+        return replace(evidence, meta={**evidence.meta, "probe": "no evidence file was written"})
+    except (json.JSONDecodeError, EvidenceError, RecursionError) as error:
+        return replace(evidence, meta={**evidence.meta, "probe": f"unreadable evidence: {error}"})
+    return replace(evidence, models=payload["models"], fits=payload["fits"], saves=payload["saves"],
+                   meta={**evidence.meta, **payload["meta"]})
