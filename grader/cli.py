@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train on the first N images only (smoke runs; the file says so)")
     record.add_argument("--out", type=Path, default=None, help="folder for the files (default: reference/expected)")
     record.add_argument("--data-dir", default=None)
+    record.add_argument("--tables-only", action="store_true",
+                        help="rewrite only the layer tables of existing files; no training")
     show = reference_commands.add_parser("show", help="print the expected layer tables and thresholds")
     show.add_argument("id", metavar="ID")
     show.add_argument("--dir", type=Path, default=None, help="folder of expected files")
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_reference(args) -> int:
-    from .reference import EXERCISE_IDS, format_table, load_expected, record
+    from .reference import EXERCISE_IDS, format_table, load_expected, record, refresh_tables
 
     if args.reference_command == "show":
         if args.id not in EXERCISE_IDS:
@@ -80,6 +82,9 @@ def run_reference(args) -> int:
     if unknown:
         raise KeyError(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(EXERCISE_IDS)}")
     for exercise_id in ids:
+        if args.tables_only:
+            print(f"wrote {refresh_tables(exercise_id, args.out)}")
+            continue
         path = record(exercise_id, seeds=args.seeds, epochs_cap=args.epochs_cap,
                       train_limit=args.train_limit, data_dir=args.data_dir, out_dir=args.out,
                       report=lambda line: print(line, flush=True))

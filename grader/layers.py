@@ -150,7 +150,8 @@ def _sequential_table(config: dict, input_shape: Shape | None) -> LayerTable:
     shape = _shape(input_shape) or _shape(config.get("build_input_shape"))
     if shape is None and layers:
         first = layers[0]
-        shape = _shape(first.get("config", {}).get("batch_shape")) or _shape(
+        first_config = first.get("config", {})
+        shape = _shape(first_config.get("batch_shape") or first_config.get("batch_input_shape")) or _shape(
             (first.get("build_config") or {}).get("input_shape")
         )
     tracer = _Tracer()
@@ -219,7 +220,7 @@ class _Tracer:
             self.rows.append(LayerRow(name, class_name, out, 0, 0, {}))
             return out
         out, params, trainable = self._compute(class_name, config, shape, name)
-        if out is None and shape is not None or params is None:
+        if (out is None and shape is not None or params is None) and name not in self.unknown:
             self.unknown.append(name)
         self.rows.append(LayerRow(name, class_name, out, params, trainable, settings_of(config)))
         return out

@@ -47,9 +47,12 @@ def keras_table(model) -> LayerTable:
 
 def model_entries(exercise_id: str) -> dict[str, dict]:
     """Every documented model of an exercise as an expected-file entry (no training)."""
+    import keras
+
     module = load_reference_module(exercise_id)
     entries = {}
     for key, builder in module.MODELS.items():
+        keras.backend.clear_session()  # layer names as a fresh session gives them: conv2d, conv2d_1, ...
         table = keras_table(builder())
         entries[key] = {"description": module.DESCRIPTIONS.get(key, ""), **table.to_json()}
     for key, config_of in getattr(module, "KNOWN_WRONG", {}).items():
@@ -108,6 +111,15 @@ def record(exercise_id: str, seeds: int = 3, epochs_cap: int | None = None,
     }
     target = (out_dir or expected_dir()) / f"{exercise_id}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(expected, indent=1) + "\n")
+    return target
+
+
+def refresh_tables(exercise_id: str, out_dir: Path | None = None) -> Path:
+    """Rewrite only the `models` section of an expected file: no training, metrics kept."""
+    target = (out_dir or expected_dir()) / f"{exercise_id}.json"
+    expected = load_expected(exercise_id, out_dir)
+    expected["models"] = model_entries(exercise_id)
     target.write_text(json.dumps(expected, indent=1) + "\n")
     return target
 
