@@ -85,6 +85,9 @@ KINDS = (
     Kind("invalid_notebook", "Not a readable notebook",
          "{path} cannot be read as a Jupyter notebook: {problem}.",
          "Download the notebook again from Jupyter or Colab (File > Download > .ipynb) and submit that file."),
+    Kind("unsupported_submission", "Nothing gradable submitted",
+         "{path}: {problem}.",
+         "Submit your notebook (.ipynb), your module (.py) or your saved model (.keras)."),
     Kind("missing_entry_point", "Function not found",
          "Your module has no function `{name}()`, which the exercise asks for.",
          "Define `def {name}():` at the top level of the module, returning the model."),
@@ -216,3 +219,10 @@ def catalogue_markdown() -> str:
         hint = kind.hint.replace("|", "\\|")
         lines.append(f"| `{kind.code}` | {kind.title} | {kind.audience} | {message} | {hint} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    # python -m grader.diagnoses > docs/diagnoses.md
+    print("# Diagnoses\n\nEvery code the grader emits, generated from `grader/diagnoses.py`. "
+          "Fields in braces are filled in by the check.\n")
+    print(catalogue_markdown(), end="")

@@ -64,7 +64,8 @@ def error_result(spec: ExerciseSpec, submission: str, kind: str, problem: str,
     """A full result for a submission the grader could not even start on (wrong file type)."""
     checks = []
     for check in spec.checks:
-        diagnoses = (diagnose("invalid_notebook", path=submission, problem=problem),) if check.id == "execution" else ()
+        diagnoses = ((diagnose("unsupported_submission", path=submission, problem=problem),)
+                     if check.id == "execution" else ())
         checks.append(CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
                                   "Not checked: the submission could not be read.", diagnoses))
     return SubmissionResult(submission, spec.id, kind, tuple(checks), mode)

@@ -111,11 +111,14 @@ def _compare_layer(want: LayerRow, got: LayerRow, previous_expected, previous_ac
     params_differ = want.params is not None and got.params is not None and want.params != got.params
     own = {k: v for k, v in differing.items() if k in ("units", "filters", "kernel_size", "use_bias")}
     explained_by_shape = shape_differs and input_matches
+    counted: dict = {}  # settings that param_mismatch already blames for the count
     if params_differ and not explained_by_shape and (own or not param_reported):
         found.append(diagnose("param_mismatch", layer=got.name, actual=got.params, expected=want.params,
                               fix=_param_fix(want, got, own, first_shape_layer)))
         param_reported = True
-    found += _setting_diagnoses(got, differing, exclude=SHAPE_SETTINGS if shape_differs else ("units", "filters"))
+        counted = own
+    found += _setting_diagnoses(got, differing,
+                                exclude=SHAPE_SETTINGS if shape_differs else ("units", "filters", *counted))
     return found, shape_reported, param_reported
 
 

@@ -81,7 +81,7 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
     )
     client.timeout_func = lambda cell: max(1, int(min(options.cell_timeout, deadline - time.monotonic())))
     runs: list[CellRun] = []
-    stopped, detail, stopped_cell, peak = None, "", None, 0
+    stopped, detail, stopped_cell, peak, setup_seconds = None, "", None, 0, 0.0
     started = time.monotonic()
     kernel_log = open(workspace.evidence_path.with_name("kernel.log"), "wb")
     with kernel_log, client.setup_kernel(env=submission_environment(workspace, options),
@@ -106,6 +106,8 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
                     if number is not None:
                         runs.append(CellRun(number, cell.source, "error", None, time.monotonic() - cell_started))
                     break
+                if index == 0:
+                    setup_seconds = time.monotonic() - cell_started
                 if number is not None:
                     runs.append(_cell_run(number, cell, time.monotonic() - cell_started, options))
                     if runs[-1].status == "timeout" and time.monotonic() > deadline:
@@ -122,6 +124,7 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
         Evidence(kind="notebook", cells=tuple(runs), stopped=stopped, stopped_detail=detail,
                  stopped_cell=stopped_cell,
                  meta={"kernel_start_seconds": round(kernel_ready - started, 2),
+                       "probe_setup_seconds": round(setup_seconds, 2),
                        "run_seconds": round(time.monotonic() - started, 2),
                        "peak_memory": format_bytes(peak), "data_served": options.data_served,
                        "quick": options.quick}),

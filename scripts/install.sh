@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs everything cnngrader needs on a Debian machine: the offline Fashion-MNIST package and
+# the project with its test extras. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q dataset-fashion-mnist
+fi
+# The CPU build of TensorFlow first, so that pip does not fetch the larger GPU-capable wheel.
+python3 -m pip install -q "tensorflow-cpu>=2.16" 2>&1 | grep -v "as the 'root' user" || true
+python3 -m pip install -q -e ".[test]" 2>&1 | grep -v "as the 'root' user" || true
+python3 -c "import grader, tensorflow" >/dev/null

@@ -1,0 +1,149 @@
+"""The diagnosis catalogue (grader/diagnoses.py): complete, renderable, and in step with the checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import grader
+from grader.diagnoses import CATALOGUE, KINDS, Diagnosis, Kind, catalogue_markdown, diagnose, where_in_cell
+
+# Each code with the fields (and value types) the code that emits it passes.
+SAMPLES = {
+    "syntax_error": dict(cell=2, where="Cell 2, line 3", error="invalid syntax", line=3),
+    "name_error": dict(cell=4, name="modle", suggestion=" (did you mean `model`?)"),
+    "attribute_typo": dict(cell=4, owner="model", attribute="evalute", suggestion="evaluate"),
+    "unknown_fit_argument": dict(cell=5, function="fit", argument="epoch", fix="Write `epochs=`."),
+    "missing_channel_dim": dict(cell=5, found=3),
+    "legacy_save_format": dict(cell=6, path="model", suggested="model.keras"),
+    "compile_positional_metrics": dict(cell=5, args="'adam', 'mse', 'accuracy'", value="accuracy",
+                                       optimizer="adam", loss="mse"),
+    "metrics_not_list": dict(cell=5, value="accuracy"),
+    "sequential_input_undefined": dict(cell=9, expression="model.input", replacement="model.inputs"),
+    "removed_api": dict(cell=3, old="model.predict_classes", new="model.predict(x).argmax(axis=1)"),
+    "missing_module": dict(cell=1, module="google.colab", fix="Remove the Colab-only import."),
+    "data_unavailable": dict(cell=2, path="/content/drive/data.csv"),
+    "runtime_error": dict(cell=7, ename="ValueError", evalue="bad value"),
+    "timeout": dict(cell=8, where="Cell 8", seconds="600"),
+    "kernel_died": dict(cell=8, where=" in cell 8", reason="killed by signal 9", detail="signal 9"),
+    "memory_limit": dict(cell=8, where=" in cell 8", limit="8.0 GiB"),
+    "invalid_notebook": dict(path="submission", problem="not JSON"),
+    "unsupported_submission": dict(path="answers", problem="files ending in .txt cannot be graded"),
+    "missing_entry_point": dict(name="build_model"),
+    "unloadable_model": dict(path="model.keras", problem="not a zip file"),
+    "missing_model": dict(model="the Fashion-MNIST CNN", where=" (your code built no Keras model)",
+                          names="`model` or `cnn`"),
+    "pooling_collapse": dict(cell=6, layer="max_pooling2d_2", class_name="MaxPooling2D", size_in="1x1",
+                             window="2x2", size_out="0x0",
+                             trace="32x32 -conv2d-> 16x16 -max_pooling2d-> 8x8"),
+    "shape_mismatch": dict(layer="conv2d", actual="(None, 26, 26, 32)", expected="(None, 28, 28, 32)",
+                           fix="Use padding='same'."),
+    "param_mismatch": dict(layer="dense", actual=230_500, expected=313_700, fix="Fix `conv2d` above."),
+    "setting_mismatch": dict(layer="dropout", setting="rate", actual=0.5, expected=0.4),
+    "layer_missing": dict(layer=None, class_name="Dropout", position="after `dense`", suggestion="Dropout(0.4)"),
+    "layer_extra": dict(layer="dense_extra", class_name="Dense"),
+    "layer_type_mismatch": dict(layer="average_pooling2d", actual="AveragePooling2D", expected="MaxPooling2D",
+                                suggestion="MaxPooling2D(pool_size=(2, 2))"),
+    "wrong_output_classes": dict(layer="dense_1", actual=5, expected=10),
+    "not_recomputed": dict(layers="spectral_pooling"),
+}
+LIVE = [kind.code for kind in KINDS if not kind.retired]
+
+
+def test_every_live_code_has_a_sample():
+    assert set(SAMPLES) == set(LIVE)
+
+
+@pytest.mark.parametrize("code", LIVE)
+def test_code_renders_with_the_fields_its_check_passes(code):
+    diagnosis = diagnose(code, **SAMPLES[code])
+    for text in (diagnosis.message, diagnosis.hint):
+        assert text.strip()
+        assert not re.search(r"\{\w*\}", text), text  # no template field left unfilled
+    data = diagnosis.to_json()
+    assert data["code"] == code
+    assert data.get("cell") == SAMPLES[code].get("cell")
+    assert data.get("layer") == SAMPLES[code].get("layer")
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.code)
+def test_catalogue_entries_are_well_formed(kind):
+    assert re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", kind.code)
+    assert kind.audience in ("student", "instructor")
+    assert kind.title and kind.message and kind.hint
+
+
+def test_codes_are_unique():
+    assert len(CATALOGUE) == len(KINDS)
+
+
+def test_unknown_code_raises():
+    with pytest.raises(KeyError):
+        diagnose("no_such_code")
+
+
+@pytest.mark.parametrize("code, missing", [("param_mismatch", "fix"), ("layer_missing", "position"),
+                                           ("pooling_collapse", "trace"), ("missing_model", "names")])
+def test_missing_field_raises(code, missing):
+    fields = {key: value for key, value in SAMPLES[code].items() if key != missing}
+    with pytest.raises(KeyError):
+        diagnose(code, **fields)
+
+
+def test_retired_code_raises(monkeypatch):
+    monkeypatch.setitem(CATALOGUE, "old_code", Kind("old_code", "Old", "{where}", "-", retired=True))
+    with pytest.raises(KeyError):
+        diagnose("old_code")
+
+
+def test_where_defaults_from_the_cell():
+    assert diagnose("runtime_error", cell=7, ename="E", evalue="v").field("where") == "Cell 7"
+    assert diagnose("runtime_error", ename="E", evalue="v").field("where") == "Your code"
+
+
+def test_field_lookup():
+    diagnosis = diagnose("wrong_output_classes", layer="dense_1", actual=5, expected=10)
+    assert (diagnosis.field("actual"), diagnosis.field("expected")) == (5, 10)
+    assert diagnosis.field("absent") is None and diagnosis.field("absent", 0) == 0
+    assert diagnosis == Diagnosis("wrong_output_classes", diagnosis.fields, None, "dense_1")
+
+
+@pytest.mark.parametrize("cell, line, file, text", [
+    (None, None, None, "Your code"), (4, None, None, "Cell 4"), (4, 2, None, "Cell 4, line 2"),
+    (None, 12, "solution.py", "solution.py, line 12"), (None, None, "solution.py", "solution.py"),
+])
+def test_where_in_cell(cell, line, file, text):
+    assert where_in_cell(cell, line, file) == text
+
+
+def test_docs_table_lists_every_live_code_once():
+    table = catalogue_markdown()
+    assert [re.match(r"\| `(\w+)`", line).group(1) for line in table.splitlines()[2:]] == LIVE
+
+
+# --- The catalogue and the checks stay in step ------------------------------------------------
+
+def _package_sources() -> dict[Path, str]:
+    package = Path(grader.__file__).parent
+    return {path: path.read_text() for path in package.rglob("*.py") if path.name != "diagnoses.py"}
+
+
+def _emitted_codes() -> set[str]:
+    pattern = re.compile(r"""diagnose\(\s*["']([a-z0-9_]+)["']""")
+    return {code for text in _package_sources().values() for code in pattern.findall(text)}
+
+
+def test_emitted_codes_are_found_by_the_scan():
+    assert {"shape_mismatch", "pooling_collapse", "syntax_error", "timeout"} <= _emitted_codes()
+
+
+def test_every_emitted_code_is_catalogued_and_live():
+    assert _emitted_codes() <= set(LIVE)
+
+
+@pytest.mark.parametrize("code", LIVE)
+def test_every_live_code_is_emitted_somewhere(code):
+    sources = "\n".join(_package_sources().values())
+    assert f'"{code}"' in sources or f"'{code}'" in sources
