@@ -25,8 +25,10 @@ def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission:
                                      model.output_classes)
         for model in spec.models
     }
-    found = find_models(spec.models, expected_rows, evidence, tables)
+    buildable = {model_id: table for model_id, table in tables.items() if table.collapse is None}
+    found = find_models(spec.models, expected_rows, evidence, buildable)
     note = _missing_note(evidence, len(tables))
+    build_failure = failed_build(evidence, tables)
 
     def run(check: CheckSpec) -> CheckResult:
         if evidence.invalid is not None and check.id != "execution":
@@ -36,7 +38,7 @@ def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission:
             return check_execution(check, evidence, tables, submission)
         if check.id == "architecture":
             return check_architecture(check, spec.model(check.model), expected["models"][check.model],
-                                      found[check.model], note)
+                                      found[check.model], note, build_failure)
         if check.id == "pooling":
             return check_pooling(check, evidence, tables)
         raise ValueError(f"no check named {check.id!r}")  # specs are validated on load
@@ -44,6 +46,20 @@ def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission:
     checks = tuple(run(check) for check in spec.checks)
     return SubmissionResult(submission=submission, exercise=spec.id, kind=evidence.kind, checks=checks,
                             mode=mode, meta={**evidence.meta, **(meta or {})})
+
+
+def failed_build(evidence: Evidence, tables: dict) -> str | None:
+    """Where building a model failed, if it did: a cell that raised while a model was being built
+    in it (Keras keeps the half-built model), a model whose map collapses, or an entry point."""
+    failing = {run.cell for run in evidence.cells if run.status == "error" and run.cell is not None}
+    for record in evidence.models:
+        collapsed = record.id in tables and tables[record.id].collapse is not None
+        if record.cell in failing or (collapsed and record.cell is not None):
+            return f"cell {record.cell}"
+    broken = [name for name, status in evidence.entry_points.items() if status != "ok"]
+    if broken:
+        return f"the entry point {broken[0]}()"
+    return None
 
 
 def _missing_note(evidence: Evidence, model_count: int) -> str:

@@ -49,13 +49,14 @@ def find_submissions(paths: list[Path]) -> list[Submission]:
                 if child.is_file() and child.suffix in SUBMISSION_SUFFIXES:
                     found.append(Submission(_name(child), child))
                 elif child.is_dir():
-                    found.append(_from_folder(child))
+                    found.append(submission_in_folder(child))
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
     return found
 
 
-def _from_folder(folder: Path) -> Submission:
+def submission_in_folder(folder: Path) -> Submission:
+    """A folder is one submission: its notebook, else its module, else its saved model."""
     for suffixes in (NOTEBOOK_SUFFIXES, MODULE_SUFFIXES, MODEL_SUFFIXES):
         candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in suffixes)
         if candidates:

@@ -322,7 +322,7 @@ def settings_of(config: dict) -> dict:
 def activation_name(value) -> str:
     """'relu' for 'relu', tf.nn.relu's serialised dict, or a {'class_name': 'ReLU'} entry."""
     if isinstance(value, str):
-        return value.lower()
+        return value.lower().removesuffix("_v2")  # tf.nn.softmax is serialised as softmax_v2
     if isinstance(value, dict):
         inner = value.get("config")
         if isinstance(inner, str):

@@ -26,9 +26,16 @@ SHAPE_SETTINGS = ("filters", "units", "kernel_size", "strides", "padding", "pool
 
 
 def check_architecture(check: CheckSpec, model: ModelSpec, expected: dict, found: FoundModel | None,
-                       evidence_note: str = "") -> CheckResult:
+                       evidence_note: str = "", build_failure: str | None = None) -> CheckResult:
+    """`build_failure` says where building a model failed (a cell, an entry point): when no model
+    is found and one is given, that failure is the root cause, already diagnosed by the
+    execution check, and the architecture cannot be judged; `missing_model` would only repeat it."""
     expected_rows = with_output_units(tuple(LayerRow.from_json(row) for row in expected["layers"]),
                                       model.output_classes)
+    if found is None and build_failure:
+        return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
+                           f"Not judged: {model.title} was not built, because {build_failure} failed "
+                           "(see the diagnosis under the execution check).")
     if found is None:
         names = " or ".join(f"`{name}`" for name in model.names[:3]) or "the name the exercise gives"
         diagnosis = diagnose("missing_model", model=model.title, where=evidence_note, names=names)
@@ -41,9 +48,9 @@ def check_architecture(check: CheckSpec, model: ModelSpec, expected: dict, found
     student_diagnoses = [d for d in diagnoses if d.kind.audience == "student"]
     outcome = Outcome.PASSED if not student_diagnoses else Outcome.FAILED
     score = round(check.points * (1.0 if outcome is Outcome.PASSED else min(fraction, 1.0)), 4)
-    summary = (f"{model.title.capitalize()} (`{_display_name(found)}`) matches the expected layers."
+    summary = (f"{model.title.capitalize()} (`{_display_name(found, model)}`) matches the expected layers."
                if outcome is Outcome.PASSED else
-               f"{model.title.capitalize()} (`{_display_name(found)}`): {len(student_diagnoses)} "
+               f"{model.title.capitalize()} (`{_display_name(found, model)}`): {len(student_diagnoses)} "
                f"problem(s); {fraction * len(expected_rows):.1f} of {len(expected_rows)} layers right.")
     return CheckResult(check.id, check.name, outcome, score, check.points, check.visibility, summary,
                        tuple(diagnoses), data={"model_id": found.record.id, "cell": found.record.cell,
@@ -213,8 +220,11 @@ def _shape(shape) -> str:
     return "unknown" if shape is None else str(tuple(shape))
 
 
-def _display_name(found: FoundModel) -> str:
-    return found.record.names[-1] if found.record.names else found.table.name
+def _display_name(found: FoundModel, model: ModelSpec) -> str:
+    """The variable the student will recognise: one the exercise names, else the first that held it."""
+    names = found.record.names
+    preferred = [name for name in names if name in model.names or name == model.entry_point]
+    return (preferred or list(names) or [found.table.name])[0]
 
 
 def _table_view(expected: tuple[LayerRow, ...], actual: tuple[LayerRow, ...]) -> list[dict]:

@@ -37,9 +37,10 @@ def check_pooling(check: CheckSpec, evidence: Evidence, tables: dict[int, LayerT
     if diagnoses:
         return CheckResult(check.id, check.name, Outcome.FAILED, 0.0, check.points, check.visibility,
                            f"{len(diagnoses)} model(s) shrink a feature map to nothing.", tuple(diagnoses))
-    if not tables:
-        return CheckResult(check.id, check.name, Outcome.SKIPPED, 0.0, check.points, check.visibility,
-                           "No model was built, so there were no feature maps to trace.")
     traced = sum(1 for table in tables.values() if table.trace)
+    if not traced:
+        return CheckResult(check.id, check.name, Outcome.SKIPPED, 0.0, check.points, check.visibility,
+                           "No model with convolution or pooling layers was built, so there were no "
+                           "feature maps to trace.")
     return CheckResult(check.id, check.name, Outcome.PASSED, check.points, check.points, check.visibility,
                        f"Traced {traced} model(s) with convolutions or pooling: every feature map keeps a size.")

@@ -44,12 +44,29 @@ def run_module(probe: probe_module.Probe, path: str, entry_points: list[str]) ->
 
 
 def run_saved_model(probe: probe_module.Probe, path: str) -> None:
+    problem = _not_a_model_file(path)
+    if problem:
+        probe.errors.append({"ename": "InvalidModelFile", "evalue": problem, "traceback": "", "where": "load"})
+        return
     try:
         model = probe.keras.saving.load_model(path)
     except BaseException as error:  # noqa: BLE001
         probe.errors.append({**probe_module.format_exception(error), "where": "load"})
         return
     probe.register(model, origin="loaded", name=os.path.basename(path))
+
+
+def _not_a_model_file(path: str) -> str | None:
+    """Keras says 'File not found' for a .keras file that is not a zip: say what is wrong instead."""
+    import zipfile
+
+    if path.endswith(".keras") and not zipfile.is_zipfile(path):
+        return "it is not a .keras archive (a .keras file is a zip written by model.save)"
+    if path.endswith(".h5"):
+        with open(path, "rb") as handle:
+            if handle.read(8) != b"\x89HDF\r\n\x1a\n":
+                return "it is not an HDF5 file (an .h5 file is written by model.save('name.h5'))"
+    return None
 
 
 def main(config_path: str) -> int:
