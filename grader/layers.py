@@ -320,17 +320,21 @@ def settings_of(config: dict) -> dict:
 
 
 def activation_name(value) -> str:
-    """'relu' for 'relu', tf.nn.relu's serialised dict, or a {'class_name': 'ReLU'} entry."""
-    if isinstance(value, str):
-        return value.lower().removesuffix("_v2")  # tf.nn.softmax is serialised as softmax_v2
+    """'relu' for 'relu', tf.nn.relu's serialised dict, or a {'class_name': 'ReLU'} entry.
+
+    TensorFlow's own functions serialise under their internal names (tf.nn.softmax is
+    softmax_v2): the version suffix is dropped so that they read as the Keras names."""
     if isinstance(value, dict):
         inner = value.get("config")
         if isinstance(inner, str):
-            return inner.lower()
-        if isinstance(inner, dict) and inner.get("name"):
-            return str(inner["name"]).lower()
-        return str(value.get("class_name", "?")).lower()
-    return str(value).lower()
+            name = inner
+        elif isinstance(inner, dict) and inner.get("name"):
+            name = str(inner["name"])
+        else:
+            name = str(value.get("class_name", "?"))
+    else:
+        name = str(value)
+    return name.lower().removesuffix("_v2")
 
 
 def _inbound_layers(layer: dict) -> list[str]:
