@@ -48,6 +48,11 @@ KINDS = (
     Kind("legacy_save_format", "Save format Keras 3 no longer accepts",
          "{where}: `model.save({path!r})` fails: Keras 3 saves only to `.keras` or `.h5` files.",
          "Save with a file name ending in .keras, e.g. `model.save('{suggested}')`, and load that same file."),
+    Kind("legacy_load_format", "Load format Keras 3 no longer reads",
+         "{where}: `load_model({path!r})` fails: Keras 3 loads only `.keras` and `.h5` files, not "
+         "a SavedModel folder or a name without an extension.",
+         "Save with `model.save('{suggested}')` and load that same file: "
+         "`keras.models.load_model('{suggested}')`."),
     Kind("compile_positional_metrics", "Metrics passed in the wrong position",
          "{where}: `compile({args})` passes {value!r} as the third positional argument, "
          "which Keras 3 reads as `loss_weights`, not `metrics`.",
@@ -99,7 +104,7 @@ KINDS = (
          "No model matching {model} was found{where}.",
          "Build it and keep it in a variable named {names}, and run the cell that builds it."),
     Kind("pooling_collapse", "Feature map shrinks to nothing",
-         "Layer `{layer}` ({class_name}) gets a {size_in} map but its window is {window}: the map "
+         "{where}: layer `{layer}` ({class_name}) gets a {size_in} map but its window is {window}: the map "
          "collapses to {size_out}. Sizes along the way: {trace}.",
          "Shrink less before it: remove a pooling layer or a stride of 2, use padding='same' in "
          "that layer, or start from a larger input."),

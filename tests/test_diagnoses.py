@@ -18,6 +18,7 @@ SAMPLES = {
     "unknown_fit_argument": dict(cell=5, function="fit", argument="epoch", fix="Write `epochs=`."),
     "missing_channel_dim": dict(cell=5, found=3),
     "legacy_save_format": dict(cell=6, path="model", suggested="model.keras"),
+    "legacy_load_format": dict(cell=7, path="shared_model", suggested="shared_model.keras"),
     "compile_positional_metrics": dict(cell=5, args="'adam', 'mse', 'accuracy'", value="accuracy",
                                        optimizer="adam", loss="mse"),
     "metrics_not_list": dict(cell=5, value="accuracy"),

@@ -413,8 +413,8 @@ CASES = {
                            {"ename": "AttributeError", "evalue": BOOL_MEAN}),
     "string-labels": ("ValueError", STRING_LABELS, "model.fit(x, labels)\n", 1, "runtime_error",
                       {"ename": "ValueError", "evalue": STRING_LABELS}),
-    "load-folder-seed-004": ("ValueError", LOAD_FOLDER, SEED_004_RELOAD, 1, "runtime_error",
-                             {"ename": "ValueError"}),
+    "load-folder-seed-004": ("ValueError", LOAD_FOLDER, SEED_004_RELOAD, 1, "legacy_load_format",
+                             {"path": "shared_model", "suggested": "shared_model.keras"}),
     "unbuilt-output-shape": ("AttributeError", UNBUILT_OUTPUT_SHAPE, "print(model.output_shape)\n", 1,
                              "runtime_error", {"ename": "AttributeError"}),
     "evaluate-positional": ("TypeError", EVALUATE_POSITIONAL, "model.evaluate(x, y, 4, 0, None, None, None, False, 5)\n",
@@ -533,11 +533,12 @@ def test_module_submission_points_at_the_file():
 
 
 def test_runtime_error_quotes_one_short_line():
-    diagnosis = classify_error(failing("ValueError", LOAD_FOLDER, SEED_004_RELOAD, 1))
+    long_text = "Something went wrong in a layer.\n" + "x" * 1000
+    diagnosis = classify_error(failing("ValueError", long_text, "model.fit(x, y)\n", 1))
     evalue = diagnosis.field("evalue")
     assert "\n" not in evalue and len(evalue) <= errors.EVALUE_LIMIT
-    assert evalue.startswith("File format not supported: filepath=shared_model.")
-    assert diagnosis.detail == f"ValueError: {LOAD_FOLDER}"
+    assert evalue.startswith("Something went wrong in a layer.")
+    assert diagnosis.detail == f"ValueError: {long_text}"
 
 
 def test_one_line_drops_the_keras_call_frame_and_colours():

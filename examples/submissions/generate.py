@@ -171,6 +171,9 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
         "legacy_save_format--passed--save_without_extension.ipynb": fashion_with_cell(code("""
             model.save('my_model')
         """), "Keras 2's SavedModel folder: `model.save('my_model')`."),
+        "legacy_load_format--passed--load_model_folder.ipynb": fashion_with_cell(code("""
+            reloaded = keras.models.load_model('my_model')
+        """), "Keras 2's SavedModel folder, loaded: `keras.models.load_model('my_model')`."),
         "compile_positional_metrics--passed--compile_positional_accuracy.ipynb": [
             markdown("# Fashion-MNIST CNN\n\nSeed 004's `compile('Adam', loss, 'accuracy')`: "
                      "the third positional argument is `loss_weights` in Keras 3."),

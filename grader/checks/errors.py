@@ -341,6 +341,16 @@ def legacy_save_format(failure: Failure) -> Diagnosis | None:
                             path=path, suggested=_keras_file_name(path))
 
 
+def legacy_load_format(failure: Failure) -> Diagnosis | None:
+    match = re.search(r"File format not supported: filepath=(.*?)\. Keras 3 only supports", failure.evalue)
+    if not match:
+        return None
+    path = match.group(1)
+    call = next((call for call in _calls(failure.tree, "load_model") if call.args), None)
+    return failure.diagnose("legacy_load_format", call.lineno if call is not None else None,
+                            path=path, suggested=_keras_file_name(path))
+
+
 def compile_positional_metrics(failure: Failure) -> Diagnosis | None:
     # Keras 3.15 rejects a string at compile time; a list (['accuracy']) passes compile and
     # fails at fit, possibly in a later cell, when Keras tries to use it as a loss weight.
@@ -403,7 +413,7 @@ def runtime_error(failure: Failure) -> Diagnosis:
 
 CLASSIFIERS: tuple[Classifier, ...] = (
     syntax_error, missing_module, name_error, sequential_input_undefined, removed_or_misspelt,
-    unknown_argument, missing_channel_dim, legacy_save_format, compile_positional_metrics,
+    unknown_argument, missing_channel_dim, legacy_save_format, legacy_load_format, compile_positional_metrics,
     metrics_not_list, pooling_collapse, data_unavailable,
 )
 

@@ -52,6 +52,7 @@ class RunOptions:
             workspace.probe_config.write_text(json.dumps({
                 "evidence_path": str(workspace.evidence_path), "quick": self.quick,
                 "fit_batches": self.fit_batches, "eval_samples": self.eval_samples,
+                "serve_mnist": "mnist" in self.data_served,
             }))
             yield workspace
         finally:

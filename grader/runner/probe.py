@@ -29,6 +29,7 @@ class Probe:
         self.quick = bool(config.get("quick", False))
         self.fit_batches = int(config.get("fit_batches", 20))
         self.eval_samples = int(config.get("eval_samples", 256))
+        self.serve_mnist = bool(config.get("serve_mnist", False))
         self.cell: int | None = None
         self.records: list[dict] = []
         self.models: list = []
@@ -51,7 +52,8 @@ class Probe:
         self._wrap_shortened(model_class, "predict")
         self._wrap_save(model_class)
         self._wrap_load(keras)
-        _serve_mnist_offline()
+        if self.serve_mnist:
+            _serve_mnist_offline()
         try:
             shell = get_ipython()  # noqa: F821 - defined inside IPython kernels only
         except NameError:
