@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="self-check mode: cap every fit to a few batches; training checks are skipped")
     grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="per-cell time limit (default: the exercise's, 600 s)")
+    grade.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
+                       help="memory of a submission's processes; past it they are stopped (default: 8)")
     grade.add_argument("--data-dir", default=None, help="folder with the datasets (else the usual places)")
 
     commands.add_parser("exercises", help="list the exercises")
@@ -51,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .data import DataUnavailable
+
     args = build_parser().parse_args(argv)
     handler = {"grade": run_grade, "exercises": run_exercises, "reference": run_reference}[args.command]
     try:
         return handler(args)
-    except (FileNotFoundError, KeyError, ValueError) as error:
+    except (FileNotFoundError, KeyError, ValueError, DataUnavailable) as error:
         print(f"cnngrader: {error}", file=sys.stderr)
         return 1
 
@@ -103,8 +107,8 @@ def run_exercises(args) -> int:
 def run_grade(args) -> int:
     from .grading import grade_paths
 
-    return grade_paths(args.paths, args.exercise, out=args.out, quick=args.quick,
-                       timeout=args.timeout, data_dir=args.data_dir)
+    return grade_paths(args.paths, args.exercise, out=args.out, quick=args.quick, timeout=args.timeout,
+                       data_dir=args.data_dir, memory_limit_bytes=int(args.memory_limit * 2**30))
 
 
 if __name__ == "__main__":

@@ -573,3 +573,17 @@ def test_checks_module_imports_no_tensorflow():
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+def test_an_undefined_name_assigned_by_an_earlier_failing_cell_points_back_to_it():
+    runs = [
+        failing("ValueError", METRICS_STRING,
+                "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics='accuracy')\n"
+                "history = model.fit(x, y)\n", 1, cell=5),
+        failing("NameError", "name 'history' is not defined", "plt.plot(history.history['loss'])\n", 1, cell=6),
+        failing("NameError", "name 'other' is not defined", "print(other)\n", 1, cell=7),
+    ]
+    first, second, third = explain_errors(runs)
+    assert first.code == "metrics_not_list"
+    assert second.code == "name_error" and "cell 5" in second.field("suggestion")
+    assert third.code == "name_error" and "cell" not in third.field("suggestion")

@@ -17,7 +17,7 @@ import difflib
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from ..diagnoses import Diagnosis, diagnose, where_in_cell
@@ -211,9 +211,27 @@ def classify_error(run: CellRun, tables: Sequence[LayerTable] = (), file: str | 
 def explain_errors(runs: Sequence[CellRun],
                    tables_by_cell: Mapping[int, Sequence[LayerTable]] = MappingProxyType({}),
                    file: str | None = None) -> list[Diagnosis]:
-    """One diagnosis per cell that raised, in cell order. Timeouts have their own diagnosis."""
-    return [classify_error(run, tables_by_cell.get(run.cell, ()), file)
-            for run in runs if run.error is not None and run.status == "error"]
+    """One diagnosis per cell that raised, in cell order. Timeouts have their own diagnosis.
+
+    An undefined name that an earlier failing cell assigns is that cell's consequence: its hint
+    sends the student to fix the earlier cell first instead of defining the name again."""
+    diagnoses: list[Diagnosis] = []
+    failed_before: list[CellRun] = []
+    for run in runs:
+        if run.error is None or run.status != "error":
+            continue
+        diagnosis = classify_error(run, tables_by_cell.get(run.cell, ()), file)
+        if diagnosis.code == "name_error" and run.cell is not None:
+            origin = next((earlier for earlier in reversed(failed_before)
+                           if diagnosis.field("name") in _assigned_names(parse_cell(earlier.source))), None)
+            if origin is not None:
+                fields = {**dict(diagnosis.fields),
+                          "suggestion": f" (cell {origin.cell} defines it but raised an error first: fix cell "
+                                        f"{origin.cell})"}
+                diagnosis = replace(diagnosis, fields=tuple(sorted(fields.items())))
+        failed_before.append(run)
+        diagnoses.append(diagnosis)
+    return diagnoses
 
 
 def parse_cell(source: str) -> ast.Module | None:
