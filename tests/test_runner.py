@@ -143,3 +143,27 @@ def test_a_file_that_is_not_a_saved_model_is_unloadable(tmp_path):
     path.write_text("not a zip")
     evidence = run_module(path, RunOptions(cell_timeout=120), (), kind="saved_model")
     assert evidence.invalid and not evidence.models
+
+
+@pytest.mark.kernel
+def test_the_kernel_loads_cifar100_offline_from_the_data_layer(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from grader.data import prepare_keras_home
+
+    source = tmp_path / "data" / "cifar-100-python"
+    source.mkdir(parents=True)
+    for split, count in (("train", 6), ("test", 4)):
+        batch = {b"data": np.full((count, 3072), 7, np.uint8), b"fine_labels": list(range(count)),
+                 b"coarse_labels": [0] * count}
+        (source / split).write_bytes(pickle.dumps(batch))
+    home = tmp_path / "keras-home"
+    served = prepare_keras_home(home, tmp_path / "data")
+    assert served["cifar100"] == "full"
+    path = write_notebook(tmp_path / "cifar.ipynb",
+                          "import keras\n(x, y), (xt, yt) = keras.datasets.cifar100.load_data()\n"
+                          "assert x.shape == (6, 32, 32, 3) and yt.shape == (4, 1), (x.shape, yt.shape)")
+    evidence = run_notebook(path, RunOptions(cell_timeout=120, keras_home=home, data_served=served))
+    assert [run.status for run in evidence.cells] == ["ok"], evidence.cells

@@ -53,6 +53,7 @@ class RunOptions:
                 "evidence_path": str(workspace.evidence_path), "quick": self.quick,
                 "fit_batches": self.fit_batches, "eval_samples": self.eval_samples,
                 "serve_mnist": "mnist" in self.data_served,
+                "serve_cifar100": "cifar100" in self.data_served,
             }))
             yield workspace
         finally:

@@ -30,6 +30,7 @@ class Probe:
         self.fit_batches = int(config.get("fit_batches", 20))
         self.eval_samples = int(config.get("eval_samples", 256))
         self.serve_mnist = bool(config.get("serve_mnist", False))
+        self.serve_cifar100 = bool(config.get("serve_cifar100", False))
         self.cell: int | None = None
         self.records: list[dict] = []
         self.models: list = []
@@ -54,6 +55,8 @@ class Probe:
         self._wrap_load(keras)
         if self.serve_mnist:
             _serve_mnist_offline()
+        if self.serve_cifar100:
+            _serve_cifar100_offline()
         try:
             shell = get_ipython()  # noqa: F821 - defined inside IPython kernels only
         except NameError:
@@ -236,6 +239,22 @@ def _serve_mnist_offline() -> None:
             return data.load_mnist_10k()
 
     for name in ("keras.datasets.mnist", "keras._tf_keras.keras.datasets.mnist", "keras.src.datasets.mnist"):
+        try:
+            importlib.import_module(name).load_data = load_data
+        except ImportError:
+            continue
+
+
+def _serve_cifar100_offline() -> None:
+    """Keras's CIFAR-100 loader also insists on its own downloaded archive; serve the data layer's."""
+    import importlib
+
+    from grader import data
+
+    def load_data(label_mode: str = "fine"):
+        return data.load_cifar100(label_mode=label_mode, download=False)
+
+    for name in ("keras.datasets.cifar100", "keras._tf_keras.keras.datasets.cifar100", "keras.src.datasets.cifar100"):
         try:
             importlib.import_module(name).load_data = load_data
         except ImportError:
