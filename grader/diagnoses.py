@@ -124,7 +124,7 @@ KINDS = (
          "Layer `{layer}` ({class_name}) is not in the expected architecture.",
          "Remove it, unless the exercise asks for it."),
     Kind("layer_type_mismatch", "Wrong kind of layer",
-         "Layer `{layer}` is a {actual}, expected a {expected} at that position.",
+         "Layer `{layer}` is of type {actual}; the exercise has {expected} at that position.",
          "Use `{suggestion}` there."),
     Kind("wrong_output_classes", "Wrong number of output classes",
          "The last layer has {actual} outputs but the task has {expected} classes.",

@@ -407,11 +407,11 @@ def _call(text: str) -> tuple[str, list, dict]:
 
 @pytest.mark.parametrize("builder, index, expected", [
     (configs.fashion_cnn, 0, ("Conv2D", [32], {"kernel_size": (3, 3), "padding": "same", "activation": "relu"})),
-    (configs.fashion_cnn, 1, ("MaxPooling2D", [], {"pool_size": (2, 2), "padding": "valid"})),
+    (configs.fashion_cnn, 1, ("MaxPooling2D", [], {"pool_size": (2, 2)})),
     (configs.fashion_cnn, 4, ("Flatten", [], {})),
     (configs.fashion_cnn, 6, ("Dropout", [0.4], {})),
     (configs.fashion_cnn, 7, ("Dense", [10], {"activation": "softmax"})),
-    (configs.avg_pool_cnn, 1, ("AveragePooling2D", [], {"pool_size": (3, 3), "padding": "valid"})),
+    (configs.avg_pool_cnn, 1, ("AveragePooling2D", [], {"pool_size": (3, 3)})),
     (configs.strided_cnn, 0, ("Conv2D", [64], {"kernel_size": (3, 3), "strides": (2, 2), "padding": "same"})),
 ])
 def test_constructor_is_python_that_builds_the_expected_layer(builder, index, expected):

@@ -48,9 +48,10 @@ def check_architecture(check: CheckSpec, model: ModelSpec, expected: dict, found
     student_diagnoses = [d for d in diagnoses if d.kind.audience == "student"]
     outcome = Outcome.PASSED if not student_diagnoses else Outcome.FAILED
     score = round(check.points * (1.0 if outcome is Outcome.PASSED else min(fraction, 1.0)), 4)
-    summary = (f"{model.title.capitalize()} (`{_display_name(found, model)}`) matches the expected layers."
+    title = model.title[:1].upper() + model.title[1:]
+    summary = (f"{title} (`{_display_name(found, model)}`) matches the expected layers."
                if outcome is Outcome.PASSED else
-               f"{model.title.capitalize()} (`{_display_name(found, model)}`): {len(student_diagnoses)} "
+               f"{title} (`{_display_name(found, model)}`): {len(student_diagnoses)} "
                f"problem(s); {fraction * len(expected_rows):.1f} of {len(expected_rows)} layers right.")
     return CheckResult(check.id, check.name, outcome, score, check.points, check.visibility, summary,
                        tuple(diagnoses), data={"model_id": found.record.id, "cell": found.record.cell,
@@ -174,7 +175,10 @@ def with_output_units(rows: tuple[LayerRow, ...], units: int | None) -> tuple[La
 def constructor(row: LayerRow) -> str:
     """How to write the expected layer: `MaxPooling2D(pool_size=(2, 2))`, `Dense(100, activation='relu')`."""
     settings = dict(row.settings)
-    settings.pop("use_bias", None)
+    if settings.get("use_bias", True) is True:
+        settings.pop("use_bias", None)
+    if settings.get("padding") == "valid":
+        settings.pop("padding")
     if settings.get("dilation_rate") in ([1, 1], [1]):
         settings.pop("dilation_rate")
     if canonical_class(row.class_name) in ("MaxPooling2D", "AveragePooling2D") and settings.get("strides") == settings.get("pool_size"):

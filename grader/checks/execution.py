@@ -41,7 +41,8 @@ def check_execution(check: CheckSpec, evidence: Evidence, tables: dict[int, Laye
                            check.visibility, summary)
     outcome = Outcome.ERROR if stopped else Outcome.FAILED
     failing = sorted({d.cell for d in diagnoses if d.cell is not None})
-    summary = ("The submission could not be run to the end." if stopped else
+    summary = ("The submission could not be read." if evidence.invalid is not None else
+               "The run was stopped before the end." if stopped else
                f"{len(diagnoses)} problem(s) while running" + (f", in cell(s) {', '.join(map(str, failing))}." if failing else "."))
     return CheckResult(check.id, check.name, outcome, 0.0, check.points, check.visibility, summary, tuple(diagnoses))
 
