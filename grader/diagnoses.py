@@ -129,6 +129,11 @@ KINDS = (
     Kind("wrong_output_classes", "Wrong number of output classes",
          "The last layer has {actual} outputs but the task has {expected} classes.",
          "End the model with `Dense({expected}, activation='softmax')`."),
+    Kind("no_evidence", "The grader could not watch the run",
+         "The grader's probe reported nothing from the submission's process: {problem}.",
+         "Check that cnngrader is installed in the Python the notebook kernel runs (the 'python3' "
+         "kernelspec), then grade again; the student's models could not be examined.",
+         audience="instructor"),
     Kind("not_recomputed", "Layer the grader cannot check",
          "The grader cannot recompute layer(s) {layers} from the config; their shapes and counts "
          "are as reported by your code.",

@@ -33,7 +33,9 @@ def check_execution(check: CheckSpec, evidence: Evidence, tables: dict[int, Laye
                       for run in evidence.cells if run.status == "timeout"]
         diagnoses += _missing_entry_points(evidence)
         diagnoses += _stopped(evidence)
-    stopped = evidence.invalid is not None or evidence.stopped is not None
+        diagnoses += _no_evidence(evidence)
+    stopped = evidence.invalid is not None or evidence.stopped is not None or any(
+        d.code == "no_evidence" for d in diagnoses)
     if not diagnoses:
         ran = sum(1 for run in evidence.cells if run.status == "ok")
         summary = f"All {ran} cells ran without an error." if evidence.kind == "notebook" else "It ran without an error."
@@ -72,6 +74,14 @@ def _stopped(evidence: Evidence) -> list[Diagnosis]:
         return [diagnose("memory_limit", cell=cell, where=place, limit=evidence.stopped_detail.removeprefix("over "))]
     return [diagnose("kernel_died", cell=cell, where=place, reason=evidence.stopped_detail or "no reason given",
                      detail=evidence.stopped_detail)]
+
+
+def _no_evidence(evidence: Evidence) -> list[Diagnosis]:
+    """The probe's report is missing although the run was not stopped: the grader's own failure."""
+    problem = evidence.meta.get("probe")
+    if not problem or evidence.stopped is not None:
+        return []
+    return [diagnose("no_evidence", problem=str(problem))]
 
 
 def _seconds(text: str) -> str:

@@ -81,7 +81,7 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
     )
     client.timeout_func = lambda cell: max(1, int(min(options.cell_timeout, deadline - time.monotonic())))
     runs: list[CellRun] = []
-    stopped, detail, stopped_cell, peak, setup_seconds = None, "", None, 0, 0.0
+    stopped, detail, stopped_cell, peak, setup_seconds, probe_error = None, "", None, 0, 0.0, None
     started = time.monotonic()
     kernel_log = open(workspace.evidence_path.with_name("kernel.log"), "wb")
     with kernel_log, client.setup_kernel(env=submission_environment(workspace, options),
@@ -108,6 +108,8 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
                     break
                 if index == 0:
                     setup_seconds = time.monotonic() - cell_started
+                    probe_error = next((f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
+                                        if o.get("output_type") == "error"), None)
                 if number is not None:
                     runs.append(_cell_run(number, cell, time.monotonic() - cell_started, options))
                     if runs[-1].status == "timeout" and time.monotonic() > deadline:
@@ -125,6 +127,7 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
                  stopped_cell=stopped_cell,
                  meta={"kernel_start_seconds": round(kernel_ready - started, 2),
                        "probe_setup_seconds": round(setup_seconds, 2),
+                       **({"probe": f"the probe could not be installed: {probe_error}"} if probe_error else {}),
                        "run_seconds": round(time.monotonic() - started, 2),
                        "peak_memory": format_bytes(peak), "data_served": options.data_served,
                        "quick": options.quick}),
