@@ -107,7 +107,7 @@ class Probe:
             requested = arguments.get("epochs", 1)
             if probe.quick:
                 probe._cap_fit(arguments)
-            history = original(**arguments)
+            history = original(*bound.args, **bound.kwargs)
             probe.fits.append({
                 "cell": probe.cell, "model_id": probe.register(self),
                 "epochs_requested": requested if isinstance(requested, int) else None,
@@ -135,17 +135,25 @@ class Probe:
             arguments["validation_steps"] = max(1, self.eval_samples // 32)
 
     def _wrap_shortened(self, model_class, method: str) -> None:
+        """In quick mode, `evaluate` and `predict` see only the first `eval_samples` samples."""
         original = getattr(model_class, method)
+        signature = inspect.signature(original)
         probe = self
 
-        def shortened(self, x=None, y=None, *args, **kwargs):
-            if probe.quick:
-                x, y = _head(x, probe.eval_samples), _head(y, probe.eval_samples)
-                if x is not None and not _sliceable(x) and "steps" not in kwargs:
-                    kwargs["steps"] = max(1, probe.eval_samples // 32)
-            if method == "predict":
-                return original(self, x, *((y,) if y is not None else ()), *args, **kwargs)
-            return original(self, x, y, *args, **kwargs)
+        def shortened(self, *args, **kwargs):
+            if not probe.quick:
+                return original(self, *args, **kwargs)
+            try:
+                bound = signature.bind(self, *args, **kwargs)
+            except TypeError:
+                return original(self, *args, **kwargs)  # let Keras raise its own error
+            arguments = bound.arguments
+            for key in ("x", "y", "sample_weight"):
+                if key in arguments:
+                    arguments[key] = _head(arguments[key], probe.eval_samples)
+            if "x" in arguments and not _sliceable(arguments["x"]) and arguments.get("steps") is None:
+                arguments["steps"] = max(1, probe.eval_samples // 32)
+            return original(*bound.args, **bound.kwargs)
 
         setattr(model_class, method, shortened)
 
