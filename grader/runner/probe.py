@@ -234,8 +234,6 @@ def _serve_mnist_offline() -> None:
 
     The full set where the data layer finds it, else the mnist-10k subset, said out loud.
     """
-    import importlib
-
     from grader import data
 
     def load_data(path: str = "mnist.npz"):
@@ -246,25 +244,26 @@ def _serve_mnist_offline() -> None:
                   "(8,000 training and 2,000 test images)", file=sys.stderr)
             return data.load_mnist_10k()
 
-    for name in ("keras.datasets.mnist", "keras._tf_keras.keras.datasets.mnist", "keras.src.datasets.mnist"):
-        try:
-            importlib.import_module(name).load_data = load_data
-        except ImportError:
-            continue
+    _replace_loader("mnist", load_data)
 
 
 def _serve_cifar100_offline() -> None:
     """Keras's CIFAR-100 loader also insists on its own downloaded archive; serve the data layer's."""
-    import importlib
-
     from grader import data
 
     def load_data(label_mode: str = "fine"):
         return data.load_cifar100(label_mode=label_mode, download=False)
 
-    for name in ("keras.datasets.cifar100", "keras._tf_keras.keras.datasets.cifar100", "keras.src.datasets.cifar100"):
+    _replace_loader("cifar100", load_data)
+
+
+def _replace_loader(dataset: str, load_data) -> None:
+    """Put `load_data` in every module through which a notebook may reach the Keras loader."""
+    import importlib
+
+    for prefix in ("keras.datasets", "keras._tf_keras.keras.datasets", "keras.src.datasets"):
         try:
-            importlib.import_module(name).load_data = load_data
+            importlib.import_module(f"{prefix}.{dataset}").load_data = load_data
         except ImportError:
             continue
 
