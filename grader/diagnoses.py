@@ -74,6 +74,11 @@ KINDS = (
          "{where}: the file {path!r} is not there when your work is graded.",
          "Load the data with `keras.datasets` (or the files the exercise gives you) instead of a "
          "file on your own computer or Drive."),
+    Kind("hard_coded_count", "Number of images written into a reshape",
+         "{where}: `reshape` asks for {count:,} images, but the array holds {size:,} values, which is "
+         "not {count:,} images of that shape. The data you are graded with may have a different number "
+         "of images than your own copy (offline, MNIST is its 8,000 / 2,000 subset).",
+         "Let NumPy count the images: `reshape(-1, {rest})`."),
     Kind("runtime_error", "Error in a cell",
          "{where} raised {ename}: {evalue}",
          "Read the error above, fix that cell, then run the notebook from the top (Restart & Run All)."),

@@ -587,3 +587,17 @@ def test_an_undefined_name_assigned_by_an_earlier_failing_cell_points_back_to_it
     assert first.code == "metrics_not_list"
     assert second.code == "name_error" and "cell 5" in second.field("suggestion")
     assert third.code == "name_error" and "cell" not in third.field("suggestion")
+
+
+@pytest.mark.parametrize("evalue, source, expected", [
+    ("cannot reshape array of size 6272000 into shape (60000,28,28,1)",
+     "train_images = train_images.reshape((60000, 28, 28, 1))\n", ("hard_coded_count", 60000, "28, 28, 1")),
+    ("cannot reshape array of size 7840000 into shape (12000,28,28,1)",
+     "x = test_input.reshape(12000, 28, 28, 1)\n", ("hard_coded_count", 12000, "28, 28, 1")),
+    # The shape of each image is wrong, not the count: a different diagnosis.
+    ("cannot reshape array of size 392000 into shape (29,29,1)", "x = y.reshape(-1, 29, 29, 1)\n",
+     ("runtime_error", None, None)),
+])
+def test_a_hard_coded_number_of_images_is_named(evalue, source, expected):
+    diagnosis = classify_error(failing("ValueError", evalue, source, 1))
+    assert (diagnosis.code, diagnosis.field("count"), diagnosis.field("rest")) == expected

@@ -207,6 +207,9 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
                 drive.mount('/content/drive')
             """),
         ] + fashion_with_model(FASHION_MODEL, "")[1:],
+        "hard_coded_count--passed--reshape_12000_test_images.ipynb": fashion_with_model(
+            FASHION_MODEL, "The 10,000 test images reshaped as 12,000.")[:-1] + [
+            swap(FASHION_TEST, "reshape(-1, 28, 28, 1)", "reshape(12000, 28, 28, 1)")],
         "runtime_error--passed--reshape_29x29.ipynb": fashion_with_model(
             FASHION_MODEL, "The test images are reshaped to the wrong size.")[:-1] + [
             swap(FASHION_TEST, "reshape(-1, 28, 28, 1)", "reshape(-1, 29, 29, 1)")],

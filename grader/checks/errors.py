@@ -425,6 +425,24 @@ def data_unavailable(failure: Failure) -> Diagnosis | None:
     return failure.diagnose("data_unavailable", line, path=path)
 
 
+def hard_coded_count(failure: Failure) -> Diagnosis | None:
+    """`x.reshape(60000, 28, 28, 1)` on an array that does not hold 60,000 such images."""
+    match = re.search(r"cannot reshape array of size (\d+) into shape \((\d+),\s*([\d,\s]+)\)", failure.evalue)
+    if not match:
+        return None
+    size, count = int(match.group(1)), int(match.group(2))
+    rest = [int(part) for part in match.group(3).replace(" ", "").split(",") if part]
+    per_image = 1
+    for part in rest:
+        per_image *= part
+    if count < 100 or not rest or size % per_image != 0 or size // per_image == count:
+        return None  # not a count of images, or the shape of each image is what is wrong
+    line = next((number for number, text in enumerate(failure.source.splitlines(), 1)
+                 if "reshape" in text and str(count) in text), None)
+    return failure.diagnose("hard_coded_count", line, count=count, size=size,
+                            rest=", ".join(str(part) for part in rest))
+
+
 def runtime_error(failure: Failure) -> Diagnosis:
     return failure.diagnose("runtime_error", ename=failure.ename, evalue=one_line(failure.evalue))
 
@@ -432,7 +450,7 @@ def runtime_error(failure: Failure) -> Diagnosis:
 CLASSIFIERS: tuple[Classifier, ...] = (
     syntax_error, missing_module, name_error, sequential_input_undefined, removed_or_misspelt,
     unknown_argument, missing_channel_dim, legacy_save_format, legacy_load_format, compile_positional_metrics,
-    metrics_not_list, pooling_collapse, data_unavailable,
+    metrics_not_list, pooling_collapse, data_unavailable, hard_coded_count,
 )
 
 
