@@ -19,6 +19,7 @@ from .evaluate import error_result, evaluate
 from .exercises import ExerciseSpec, load_spec
 from .reference import load_expected
 from .report.gradescope import write_results
+from .report.terminal import render_text
 from .results import SubmissionResult, max_score, total_score
 from .runner import RunOptions, run_module, run_notebook
 
@@ -126,6 +127,8 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
             path = write_results(result, out / submission.name)
             elapsed = time.monotonic() - started
             left = elapsed / index * (len(submissions) - index)
+            if len(submissions) == 1:
+                log(render_text(result))
             log(f"[{index}/{len(submissions)}] {submission.name}: {total_score(result):g}/{max_score(result):g} "
                 f"-> {path}" + (f" (about {left / 60:.1f} min left)" if index < len(submissions) else ""))
     return 0
