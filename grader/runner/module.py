@@ -9,9 +9,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..evidence import CellError, CellRun, Evidence, EvidenceError, probe_payload_from_json
+from ..evidence import CellError, CellRun, Evidence
 from .limits import MemoryWatch, format_bytes, kill_tree
-from .options import RunOptions, submission_environment
+from .options import RunOptions, read_probe_payload, submission_environment
 
 OUTPUT_CAP = 64 * 1024
 
@@ -49,12 +49,9 @@ def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], k
 
 
 def _with_probe(evidence: Evidence, evidence_path: Path, file_name: str) -> Evidence:
-    try:
-        payload = probe_payload_from_json(json.loads(evidence_path.read_text()))
-    except FileNotFoundError:
-        return replace(evidence, meta={**evidence.meta, "probe": "no evidence file was written"})
-    except (json.JSONDecodeError, EvidenceError, RecursionError) as error:
-        return replace(evidence, meta={**evidence.meta, "probe": f"unreadable evidence: {error}"})
+    payload, problem = read_probe_payload(evidence_path)
+    if payload is None:
+        return replace(evidence, meta={**evidence.meta, "probe": problem})
     runs = tuple(
         CellRun(cell=None, source="", status="error", error=error) for error in payload["errors"]
     )
@@ -64,7 +61,7 @@ def _with_probe(evidence: Evidence, evidence_path: Path, file_name: str) -> Evid
         invalid = f"{error.ename}: {error.evalue.splitlines()[0] if error.evalue else ''}"[:300]
     return replace(evidence, cells=runs, models=payload["models"], fits=payload["fits"],
                    saves=payload["saves"], entry_points=payload["entry_points"], invalid=invalid,
-                   meta={**evidence.meta, **payload["meta"], "file": file_name})
+                   meta={**evidence.meta, "file": file_name, "reported_by_submission": payload["meta"]})
 
 
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from ..evidence import CellError, CellRun, Evidence, EvidenceError, probe_payload_from_json, strip_ansi
+from ..evidence import CellError, CellRun, Evidence, strip_ansi
 from .limits import MemoryWatch, format_bytes
-from .options import RunOptions, submission_environment
+from .options import RunOptions, read_probe_payload, submission_environment
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 INTERNAL = "# cnngrader internal\n"
@@ -165,13 +166,9 @@ def _kernel_pid(client) -> int:
 
 
 def _with_probe(evidence: Evidence, workspace) -> Evidence:
-    from dataclasses import replace
-
-    try:
-        payload = probe_payload_from_json(json.loads(workspace.evidence_path.read_text()))
-    except FileNotFoundError:
-        return replace(evidence, meta={**evidence.meta, "probe": "no evidence file was written"})
-    except (json.JSONDecodeError, EvidenceError, RecursionError) as error:
-        return replace(evidence, meta={**evidence.meta, "probe": f"unreadable evidence: {error}"})
+    payload, problem = read_probe_payload(workspace.evidence_path)
+    if payload is None:
+        return replace(evidence, meta={**evidence.meta, "probe": problem})
+    # What the submission's process says about itself stays apart from the grader's own figures.
     return replace(evidence, models=payload["models"], fits=payload["fits"], saves=payload["saves"],
-                   meta={**evidence.meta, **payload["meta"]})
+                   meta={**evidence.meta, "reported_by_submission": payload["meta"]})

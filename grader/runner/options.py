@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..evidence import EvidenceError, probe_payload_from_json
+
 # Variables a submission's process inherits; everything else (tokens, grader settings) stays out.
 PASSED_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONHASHSEED", "OMP_NUM_THREADS",
                       "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "CUDA_VISIBLE_DEVICES",
@@ -67,6 +69,16 @@ class Workspace:
     submission: Path
     evidence_path: Path
     probe_config: Path
+
+
+def read_probe_payload(path: Path) -> tuple[dict | None, str | None]:
+    """The probe's report parsed strictly, or None and what was wrong with it."""
+    try:
+        return probe_payload_from_json(json.loads(path.read_text())), None
+    except FileNotFoundError:
+        return None, "no evidence file was written"
+    except (json.JSONDecodeError, UnicodeDecodeError, EvidenceError, RecursionError) as error:
+        return None, f"unreadable evidence: {error}"
 
 
 def submission_environment(workspace: Workspace, options: RunOptions) -> dict[str, str]:
