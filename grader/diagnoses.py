@@ -134,6 +134,11 @@ KINDS = (
     Kind("wrong_output_classes", "Wrong number of output classes",
          "The last layer has {actual} outputs but the task has {expected} classes.",
          "End the model with `Dense({expected}, activation='softmax')`."),
+    Kind("grader_error", "The grader failed",
+         "The grader itself failed while grading {path}: {problem}.",
+         "This is a bug in cnngrader, not in the submission: report it with this message; the "
+         "submission's score is not final.",
+         audience="instructor"),
     Kind("no_evidence", "The grader could not watch the run",
          "The grader's probe reported nothing from the submission's process: {problem}.",
          "Check that cnngrader is installed in the Python the notebook kernel runs (the 'python3' "

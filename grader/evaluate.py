@@ -79,14 +79,15 @@ def _missing_note(evidence: Evidence, model_count: int) -> str:
     return " (your code built no Keras model)"
 
 
-def error_result(spec: ExerciseSpec, submission: str, kind: str, problem: str,
-                 mode: str = "full") -> SubmissionResult:
-    """A full result for a submission the grader could not even start on (wrong file type)."""
+def error_result(spec: ExerciseSpec, submission: str, kind: str, problem: str, mode: str = "full",
+                 code: str = "unsupported_submission") -> SubmissionResult:
+    """A full result, every check an error, for a submission the grader could not grade: a file it
+    cannot read (`unsupported_submission`) or its own failure (`grader_error`)."""
+    summary = ("Not checked: the grader failed on this submission; the instructor has the details."
+               if code == "grader_error" else "Not checked: the submission could not be read.")
     checks = []
     for check in spec.checks:
-        diagnoses = ((diagnose("unsupported_submission", path=submission, problem=problem),)
-                     if check.id == "execution" else ())
+        diagnoses = (diagnose(code, path=submission, problem=problem),) if check.id == "execution" else ()
         checks.append(CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
-                                  "Not checked: the submission could not be read.", diagnoses))
+                                  summary, diagnoses))
     return SubmissionResult(submission, spec.id, kind, tuple(checks), mode)
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -122,8 +123,15 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     with tempfile.TemporaryDirectory(prefix="cnngrader-batch-") as workdir:
         options = prepare_run(spec, Path(workdir), quick, timeout, data_dir, memory_limit_bytes)
         started = time.monotonic()
+        failures = 0
         for index, submission in enumerate(submissions, start=1):
-            result = grade_submission(submission, spec, expected, options)
+            try:
+                result = grade_submission(submission, spec, expected, options)
+            except Exception as error:  # noqa: BLE001 - our bug must not cost the rest of the class
+                failures += 1
+                result = error_result(spec, submission.name, "unknown", f"{type(error).__name__}: {error}",
+                                      "quick" if quick else "full", code="grader_error")
+                log(f"cnngrader: internal error on {submission.name}:\n{traceback.format_exc()}")
             path = write_results(result, out / submission.name)
             elapsed = time.monotonic() - started
             left = elapsed / index * (len(submissions) - index)
@@ -131,4 +139,4 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
                 log(render_text(result))
             log(f"[{index}/{len(submissions)}] {submission.name}: {total_score(result):g}/{max_score(result):g} "
                 f"-> {path}" + (f" (about {left / 60:.1f} min left)" if index < len(submissions) else ""))
-    return 0
+    return 1 if failures else 0

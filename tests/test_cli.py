@@ -54,3 +54,20 @@ def test_broken_submissions_still_get_results_and_exit_0(tmp_path):
         assert results["score"] == 0
         codes = {d["code"] for t in results["tests"] for d in t["extra_data"]["diagnoses"]}
         assert codes == {code}
+
+
+def test_a_grader_failure_on_one_submission_still_leaves_results_for_all_and_exits_1(tmp_path, monkeypatch):
+    import grader.grading as grading
+
+    def broken(submission, *args, **kwargs):
+        raise KeyError("layers")
+
+    monkeypatch.setattr(grading, "grade_submission", broken)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "dave.ipynb").write_text("{}")
+    out = tmp_path / "out"
+    assert main(["grade", str(folder), "--exercise", "fashion_cnn", "--out", str(out)]) == 1
+    results = json.loads((out / "dave" / "results.json").read_text())
+    codes = {d["code"] for t in results["tests"] for d in t["extra_data"]["diagnoses"]}
+    assert codes == {"grader_error"} and results["score"] == 0

@@ -20,6 +20,7 @@ SAMPLES = {
     "legacy_save_format": dict(cell=6, path="model", suggested="model.keras"),
     "legacy_load_format": dict(cell=7, path="shared_model", suggested="shared_model.keras"),
     "hard_coded_count": dict(cell=3, count=60000, size=6272000, rest="28, 28, 1"),
+    "grader_error": dict(path="alice", problem="KeyError: 'layers'"),
     "no_evidence": dict(problem="the probe could not be installed: ModuleNotFoundError: No module named 'grader'"),
     "compile_positional_metrics": dict(cell=5, args="'adam', 'mse', 'accuracy'", value="accuracy",
                                        optimizer="adam", loss="mse"),
