@@ -10,11 +10,14 @@ first cell installs the probe; a hidden cell before each student cell tells it t
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import nbformat
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -23,6 +26,7 @@ from .limits import MemoryWatch, format_bytes
 from .options import RunOptions, read_probe_payload, submission_environment
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+KERNEL_NAME = "cnngrader-python3"
 INTERNAL = "# cnngrader internal\n"
 
 
@@ -76,7 +80,8 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
 
     deadline = time.monotonic() + options.submission_timeout
     client = NotebookClient(
-        executable, timeout=int(options.cell_timeout), kernel_name="python3", allow_errors=True,
+        executable, km=pinned_kernel_manager(workspace.evidence_path.parent), kernel_name=KERNEL_NAME,
+        timeout=int(options.cell_timeout), allow_errors=True,
         interrupt_on_timeout=True, startup_timeout=120, record_timing=False,
         resources={"metadata": {"path": str(workspace.folder)}},
     )
@@ -134,6 +139,19 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
                        "quick": options.quick}),
         workspace,
     )
+
+
+def pinned_kernel_manager(folder: Path) -> AsyncKernelManager:
+    """A kernel manager that starts the grader's own Python, whatever kernels the machine has
+    registered: a user's 'python3' kernelspec could point at an environment without the probe."""
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "cnngrader (Python 3)", "language": "python",
+    }))
+    specs = KernelSpecManager(kernel_dirs=[str(spec.parent)], ensure_native_kernel=False)
+    return AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
 
 
 def _cell_run(number: int, cell, seconds: float, options: RunOptions) -> CellRun:
