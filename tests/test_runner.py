@@ -168,3 +168,21 @@ def test_the_kernel_loads_cifar100_offline_from_the_data_layer(tmp_path):
                           "assert x.shape == (6, 32, 32, 3) and yt.shape == (4, 1), (x.shape, yt.shape)")
     evidence = run_notebook(path, RunOptions(cell_timeout=120, keras_home=home, data_served=served))
     assert [run.status for run in evidence.cells] == ["ok"], evidence.cells
+
+
+@pytest.mark.kernel
+def test_no_kernel_process_outlives_its_run(tmp_path):
+    import os
+    import time
+
+    pid_file = tmp_path / "pid"
+    path = write_notebook(tmp_path / "pid.ipynb", f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))")
+    run_notebook(path, RunOptions(cell_timeout=60))
+    pid = int(pid_file.read_text())
+    for _ in range(20):
+        status = Path(f"/proc/{pid}/status")
+        if not status.exists() or "State:\tZ" in status.read_text():
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail(f"kernel {pid} still running after the run")

@@ -18,11 +18,12 @@ from pathlib import Path
 import nbformat
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..evidence import CellError, CellRun, Evidence, strip_ansi
-from .limits import MemoryWatch, format_bytes
+from .limits import MemoryWatch, format_bytes, kill_tree
 from .options import RunOptions, read_probe_payload, submission_environment
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -90,41 +91,46 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
     stopped, detail, stopped_cell, peak, setup_seconds, probe_error = None, "", None, 0, 0.0, None
     started = time.monotonic()
     kernel_log = open(workspace.evidence_path.with_name("kernel.log"), "wb")
-    with kernel_log, client.setup_kernel(env=submission_environment(workspace, options),
-                                         stdout=kernel_log, stderr=kernel_log):
-        watch = MemoryWatch(_kernel_pid(client), options.memory_limit_bytes)
-        with watch:
-            kernel_ready = time.monotonic()
-            for index, cell in enumerate(executable.cells):
-                number = index // 2 if index % 2 == 0 and 0 < index < len(executable.cells) - 1 else None
-                if time.monotonic() > deadline:
-                    stopped, stopped_cell = "timeout", number
-                    detail = f"the whole submission ran over {options.submission_timeout:.0f} s"
-                    break
-                cell_started = time.monotonic()
-                try:
-                    client.execute_cell(cell, index)
-                except CellTimeoutError:
-                    cell.outputs = [{"output_type": "error", "ename": "TimeoutError", "evalue": "", "traceback": []}]
-                except DeadKernelError as error:
-                    stopped, stopped_cell = ("memory_limit" if watch.exceeded else "kernel_died"), number
-                    detail = str(error)
-                    if number is not None:
-                        runs.append(CellRun(number, cell.source, "error", None, time.monotonic() - cell_started))
-                    break
-                if index == 0:
-                    setup_seconds = time.monotonic() - cell_started
-                    probe_error = next((f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
-                                        if o.get("output_type") == "error"), None)
-                if number is not None:
-                    runs.append(_cell_run(number, cell, time.monotonic() - cell_started, options))
-                    if runs[-1].status == "timeout" and time.monotonic() > deadline:
+    kernel_pid = -1
+    try:
+        with kernel_log, client.setup_kernel(env=submission_environment(workspace, options),
+                                             stdout=kernel_log, stderr=kernel_log):
+            kernel_pid = _kernel_pid(client)
+            watch = MemoryWatch(kernel_pid, options.memory_limit_bytes)
+            with watch:
+                kernel_ready = time.monotonic()
+                for index, cell in enumerate(executable.cells):
+                    number = index // 2 if index % 2 == 0 and 0 < index < len(executable.cells) - 1 else None
+                    if time.monotonic() > deadline:
                         stopped, stopped_cell = "timeout", number
+                        detail = f"the whole submission ran over {options.submission_timeout:.0f} s"
                         break
-        peak = watch.peak
-        if watch.exceeded:
-            stopped = "memory_limit"
-            detail = f"over {format_bytes(options.memory_limit_bytes)}"
+                    cell_started = time.monotonic()
+                    try:
+                        client.execute_cell(cell, index)
+                    except CellTimeoutError:
+                        cell.outputs = [{"output_type": "error", "ename": "TimeoutError", "evalue": "", "traceback": []}]
+                    except DeadKernelError as error:
+                        stopped, stopped_cell = ("memory_limit" if watch.exceeded else "kernel_died"), number
+                        detail = str(error)
+                        if number is not None:
+                            runs.append(CellRun(number, cell.source, "error", None, time.monotonic() - cell_started))
+                        break
+                    if index == 0:
+                        setup_seconds = time.monotonic() - cell_started
+                        probe_error = next((f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
+                                            if o.get("output_type") == "error"), None)
+                    if number is not None:
+                        runs.append(_cell_run(number, cell, time.monotonic() - cell_started, options))
+                        if runs[-1].status == "timeout" and time.monotonic() > deadline:
+                            stopped, stopped_cell = "timeout", number
+                            break
+            peak = watch.peak
+            if watch.exceeded:
+                stopped = "memory_limit"
+                detail = f"over {format_bytes(options.memory_limit_bytes)}"
+    finally:
+        _shut_down(client, kernel_pid)
     executed = {run.cell for run in runs}
     runs += [CellRun(n, s, "not_run") for n, s in enumerate(sources, start=1) if n not in executed]
     runs.sort(key=lambda run: run.cell)
@@ -175,6 +181,18 @@ def _error_line(traceback: str) -> int | None:
         return int(lines[-1])
     match = re.search(r'File "<[^>]*>", line (\d+)', traceback)
     return int(match.group(1)) if match else None
+
+
+def _shut_down(client, pid: int) -> None:
+    """nbclient shuts down only the kernels it created; the pinned one is ours to stop, with
+    every process it started."""
+    try:
+        if client.km is not None and client.km.has_kernel:
+            run_sync(client.km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - a kernel already gone is what we want
+        pass
+    if pid > 0:
+        kill_tree(pid)
 
 
 def _kernel_pid(client) -> int:
