@@ -29,13 +29,12 @@ def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission:
     found = find_models(spec.models, expected_rows, evidence, buildable)
     note = _missing_note(evidence, len(tables))
     build_failure = failed_build(evidence, tables)
-    unwatched = bool(evidence.meta.get("probe")) and evidence.stopped is None and evidence.invalid is None
 
     def run(check: CheckSpec) -> CheckResult:
         if evidence.invalid is not None and check.id != "execution":
             return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
                                "Not checked: the submission could not be read.")
-        if unwatched and check.id != "execution":
+        if evidence.unwatched and check.id != "execution":
             return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
                                "Not checked: the grader could not examine the run (see the execution check).")
         if check.id == "execution":

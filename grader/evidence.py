@@ -97,6 +97,12 @@ class Evidence:
     meta: dict = field(default_factory=dict)
     """Durations, data served to the kernel, quick-mode caps: for instructors."""
 
+    @property
+    def unwatched(self) -> bool:
+        """The run went to its end but the probe's report is missing or unreadable: the grader,
+        not the submission, failed, and nothing about the models can be judged."""
+        return bool(self.meta.get("probe")) and self.stopped is None and self.invalid is None
+
     def errors(self) -> list[CellRun]:
         return [cell for cell in self.cells if cell.error is not None]
 

@@ -172,7 +172,6 @@ def test_the_kernel_loads_cifar100_offline_from_the_data_layer(tmp_path):
 
 @pytest.mark.kernel
 def test_no_kernel_process_outlives_its_run(tmp_path):
-    import os
     import time
 
     pid_file = tmp_path / "pid"

@@ -34,8 +34,7 @@ def check_execution(check: CheckSpec, evidence: Evidence, tables: dict[int, Laye
         diagnoses += _missing_entry_points(evidence)
         diagnoses += _stopped(evidence)
         diagnoses += _no_evidence(evidence)
-    stopped = evidence.invalid is not None or evidence.stopped is not None or any(
-        d.code == "no_evidence" for d in diagnoses)
+    stopped = evidence.invalid is not None or evidence.stopped is not None or evidence.unwatched
     if not diagnoses:
         ran = sum(1 for run in evidence.cells if run.status == "ok")
         summary = f"All {ran} cells ran without an error." if evidence.kind == "notebook" else "It ran without an error."
@@ -44,6 +43,7 @@ def check_execution(check: CheckSpec, evidence: Evidence, tables: dict[int, Laye
     outcome = Outcome.ERROR if stopped else Outcome.FAILED
     failing = sorted({d.cell for d in diagnoses if d.cell is not None})
     summary = ("The submission could not be read." if evidence.invalid is not None else
+               "The grader could not examine the run." if evidence.unwatched else
                "The run was stopped before the end." if stopped else
                f"{len(diagnoses)} problem(s) while running" + (f", in cell(s) {', '.join(map(str, failing))}." if failing else "."))
     return CheckResult(check.id, check.name, outcome, 0.0, check.points, check.visibility, summary, tuple(diagnoses))
@@ -78,10 +78,7 @@ def _stopped(evidence: Evidence) -> list[Diagnosis]:
 
 def _no_evidence(evidence: Evidence) -> list[Diagnosis]:
     """The probe's report is missing although the run was not stopped: the grader's own failure."""
-    problem = evidence.meta.get("probe")
-    if not problem or evidence.stopped is not None:
-        return []
-    return [diagnose("no_evidence", problem=str(problem))]
+    return [diagnose("no_evidence", problem=str(evidence.meta["probe"]))] if evidence.unwatched else []
 
 
 def _seconds(text: str) -> str:
