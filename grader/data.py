@@ -1,8 +1,9 @@
 """Datasets, loaded offline where possible and exactly as `keras.datasets.*.load_data()` returns them.
 
 Search order for every dataset: an explicit `directory`, `$CNNGRADER_DATA`, the Keras cache
-(`$KERAS_HOME/datasets` or `~/.keras/datasets`), Debian's `/usr/share/datasets/...`, and last a
-download through Keras (skipped when `download=False` or `$CNNGRADER_OFFLINE` is set).
+(`$KERAS_HOME/datasets` or `~/.keras/datasets`), Debian's `/usr/share/datasets/...`, for MNIST
+the test set bundled in `grader/datasets/mnist/`, and last a download through Keras (skipped when
+`download=False` or `$CNNGRADER_OFFLINE` is set).
 
 IDX files (the original MNIST and Fashion-MNIST format) are parsed here with numpy and validated:
 magic number, element type, dimensions and length. A bad file raises `CorruptDataFile` naming it.
@@ -37,6 +38,9 @@ IDX_FILES = {
     "y_test": "t10k-labels-idx1-ubyte",
 }
 DEBIAN_DIRS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
+# Shipped inside the package (and its wheel), so that a clone with nothing beside it still has
+# MNIST's test set; only `load_mnist_10k` can be served from it.
+BUNDLED_DIRS = {"mnist": Path(__file__).resolve().parent / "datasets" / "mnist"}
 DATASET_FOLDERS = {
     "fashion_mnist": ("fashion-mnist", "fashion_mnist"),
     "mnist": ("mnist",),
@@ -46,7 +50,8 @@ HOW_TO_GET = {
     "fashion_mnist": "install Debian's package (`apt-get install dataset-fashion-mnist`), or drop "
     "the four .gz files into $KERAS_HOME/datasets/fashion-mnist/ or $CNNGRADER_DATA/fashion-mnist/",
     "mnist": "put mnist.npz (or the four IDX .gz files) into $CNNGRADER_DATA/mnist/ or "
-    "$KERAS_HOME/datasets/; offline, the 10,000-image test set alone serves the `mnist-10k` subset",
+    "$KERAS_HOME/datasets/; the 10,000-image test set bundled with cnngrader (grader/datasets/mnist/) "
+    "serves only the `mnist-10k` subset",
     "cifar100": "unpack cifar-100-python.tar.gz into $CNNGRADER_DATA/ or $KERAS_HOME/datasets/",
 }
 
@@ -138,6 +143,8 @@ class Search:
         roots += [cache / sub for sub in DATASET_FOLDERS.get(self.name, ())] + [cache]
         if self.name in DEBIAN_DIRS:
             roots.append(DEBIAN_DIRS[self.name])
+        if self.name in BUNDLED_DIRS:
+            roots.append(BUNDLED_DIRS[self.name])
         return roots
 
     def fail(self, detail: str = "") -> DataUnavailable:

@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-export CNNGRADER_DATA="${CNNGRADER_DATA:-$(cd .. && pwd)/shared/data}"
 export TF_CPP_MIN_LOG_LEVEL=2
 exercise="${1:-fashion_cnn}"
 cnngrader reference show "$exercise"

@@ -1,5 +1,5 @@
-"""Shared fixtures. The offline data folder beside the checkout (../shared/data) is used when
-$CNNGRADER_DATA is not set, as the README's commands do."""
+"""Shared fixtures. The data comes from where the grader itself looks ($CNNGRADER_DATA when set,
+the Keras cache, Debian's Fashion-MNIST, the MNIST test set bundled in grader/datasets/mnist/)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
-
-if "CNNGRADER_DATA" not in os.environ and SHARED_DATA.is_dir():
-    os.environ["CNNGRADER_DATA"] = str(SHARED_DATA)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

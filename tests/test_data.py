@@ -2,7 +2,8 @@
 the mnist-10k subset, CIFAR-100 batches, the transfer-learning stand-in and `prepare_keras_home`.
 
 Every test searches only folders under its own tmp_path (see the `keras_home` fixture) and runs
-offline. Tests that read the real Fashion-MNIST or MNIST files skip where they are absent.
+offline; the tests of the MNIST test set bundled in grader/datasets/mnist/ add that folder back
+(see `bundled_only`). Tests that read Debian's Fashion-MNIST skip where it is absent.
 """
 
 from __future__ import annotations
@@ -38,14 +39,11 @@ from grader.data import (
 )
 
 DEBIAN_FASHION = data.DEBIAN_DIRS["fashion_mnist"]
-SHARED_MNIST = Path("/work/shared/data/mnist")
+# Taken before the `keras_home` fixture empties BUNDLED_DIRS: the folder inside the package.
+BUNDLED_MNIST = data.BUNDLED_DIRS["mnist"]
 needs_debian_fashion = pytest.mark.skipif(
     not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file(),
     reason=f"Debian's dataset-fashion-mnist is not installed ({DEBIAN_FASHION})",
-)
-needs_shared_mnist = pytest.mark.skipif(
-    not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
-    reason=f"the MNIST test set is not in {SHARED_MNIST}",
 )
 
 # No example database: tests write nothing outside tmp_path. No deadline: the machine is shared.
@@ -59,12 +57,25 @@ COARSE_GROUPS = {"tops": (0, 2, 3, 4, 6), "trousers": (1,), "footwear": (5, 7, 9
 @pytest.fixture(autouse=True)
 def keras_home(tmp_path, monkeypatch) -> Path:
     """Searches see only tmp_path: an empty Keras home, no $CNNGRADER_DATA, no Debian folder,
-    and offline mode so that nothing is downloaded."""
+    no bundled MNIST, and offline mode so that nothing is downloaded."""
     home = tmp_path / "keras-home"
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.delenv("CNNGRADER_DATA", raising=False)
     monkeypatch.setenv("CNNGRADER_OFFLINE", "1")
     monkeypatch.setattr(data, "DEBIAN_DIRS", {})
+    monkeypatch.setattr(data, "BUNDLED_DIRS", {})
+    return home
+
+
+@pytest.fixture
+def bundled_only(tmp_path, monkeypatch) -> Path:
+    """A fresh clone with nothing beside it: no $CNNGRADER_DATA or $KERAS_HOME, an empty home
+    folder (so an empty ~/.keras), and the MNIST test set bundled in the package searched again."""
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(data, "BUNDLED_DIRS", {"mnist": BUNDLED_MNIST})
     return home
 
 
@@ -492,10 +503,9 @@ def test_mnist_10k_not_found_says_it_needs_the_test_files(tmp_path, keras_home):
     assert str(keras_home / "datasets" / "mnist.npz") in caught.value.searched
 
 
-@needs_shared_mnist
 def test_mnist_10k_on_real_test_set_is_stratified_and_deterministic():
-    full_counts = np.bincount(read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz"), minlength=10)
-    (x_train, y_train), (x_test, y_test) = load_mnist_10k(SHARED_MNIST)
+    full_counts = np.bincount(read_idx(BUNDLED_MNIST / "t10k-labels-idx1-ubyte.gz"), minlength=10)
+    (x_train, y_train), (x_test, y_test) = load_mnist_10k(BUNDLED_MNIST)
     assert (x_train.shape, y_train.shape, x_test.shape, y_test.shape) == (
         (8000, 28, 28), (8000,), (2000, 28, 28), (2000,))
     assert {x_train.dtype, y_train.dtype, x_test.dtype, y_test.dtype} == {np.dtype(np.uint8)}
@@ -503,16 +513,57 @@ def test_mnist_10k_on_real_test_set_is_stratified_and_deterministic():
     test_counts = np.bincount(y_test, minlength=10)
     assert np.all(np.abs(test_counts - full_counts * 2000 / full_counts.sum()) <= 1)
     assert (np.bincount(y_train, minlength=10) + test_counts).tolist() == full_counts.tolist()
-    (x_train_again, y_train_again), (x_test_again, y_test_again) = load_mnist_10k(SHARED_MNIST)
+    (x_train_again, y_train_again), (x_test_again, y_test_again) = load_mnist_10k(BUNDLED_MNIST)
     for first, second in [(x_train, x_train_again), (y_train, y_train_again),
                           (x_test, x_test_again), (y_test, y_test_again)]:
         np.testing.assert_array_equal(first, second)
 
 
-@needs_shared_mnist
 def test_load_mnist_with_real_test_set_only_is_unavailable():
     with pytest.raises(DataUnavailable):
-        load_mnist(SHARED_MNIST)
+        load_mnist(BUNDLED_MNIST)
+
+
+def test_bundled_mnist_is_inside_the_package_with_its_readme():
+    assert BUNDLED_MNIST == Path(data.__file__).resolve().parent / "datasets" / "mnist"
+    assert sorted(path.name for path in BUNDLED_MNIST.iterdir()) == [
+        "README.md", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+def test_bundled_mnist_serves_mnist_10k_when_nothing_else_is_around(bundled_only):
+    (x_train, y_train), (x_test, y_test) = load_mnist_10k()
+    assert (x_train.shape, y_train.shape, x_test.shape, y_test.shape) == (
+        (8000, 28, 28), (8000,), (2000, 28, 28), (2000,))
+    assert {x_train.dtype, y_train.dtype, x_test.dtype, y_test.dtype} == {np.dtype(np.uint8)}
+    (_, _), (x_test_named, _) = load("mnist-10k")
+    np.testing.assert_array_equal(x_test_named, x_test)
+
+
+def test_full_mnist_with_only_the_bundled_test_set_is_unavailable_and_lists_it_last(bundled_only):
+    with pytest.raises(DataUnavailable) as caught:
+        load_mnist()
+    cache = bundled_only / ".keras" / "datasets"
+    places = [cache / "mnist", cache, BUNDLED_MNIST]
+    assert [str(place / "mnist.npz") for place in places] == caught.value.searched[::2]
+    assert searched_roots(caught.value)[1::2] == places
+    assert str(BUNDLED_MNIST) in str(caught.value)
+
+
+@pytest.mark.parametrize("variable", ["CNNGRADER_DATA", "KERAS_HOME"])
+def test_bundled_mnist_is_searched_after_every_other_place(tmp_path, monkeypatch, bundled_only, variable):
+    base = tmp_path / "base"
+    monkeypatch.setenv(variable, str(base))
+    write_mnist_t10k((base / "datasets" if variable == "KERAS_HOME" else base) / "mnist", per_class=250)
+    (x_train, _), (x_test, _) = load_mnist_10k()
+    assert x_train.shape == (500, 28, 28) and x_test.shape == (2000, 28, 28)
+
+
+def test_prepare_keras_home_serves_bundled_mnist_10k_when_nothing_else_is_around(tmp_path, bundled_only):
+    served = prepare_keras_home(tmp_path / "prepared")
+    assert served == {"mnist": "mnist-10k"}
+    with np.load(tmp_path / "prepared" / "datasets" / "mnist.npz", allow_pickle=False) as archive:
+        assert archive["x_train"].shape == (8000, 28, 28) and archive["x_test"].shape == (2000, 28, 28)
+        assert str(archive["subset"]) == "mnist-10k"
 
 
 # CIFAR-100

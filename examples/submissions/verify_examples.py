@@ -291,7 +291,6 @@ def main() -> int:
     from grader.data import load_transfer_data, prepare_keras_home
 
     scratch = Path(tempfile.mkdtemp(prefix="verify-data-"))
-    os.environ.setdefault("CNNGRADER_DATA", "/work/shared/data")
     served = prepare_keras_home(scratch / "keras_home")
     transfer = load_transfer_data()
     np.savez(scratch / "cnn_transfer_data.npz",
