@@ -24,10 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a notebook, module or saved model, or a folder of them")
     grade.add_argument("--exercise", required=True, help="exercise id (see `cnngrader exercises`)")
     grade.add_argument("--out", type=Path, default=Path("graded"), help="output folder (default: graded)")
-    grade.add_argument("--quick", action="store_true",
+    modes = grade.add_mutually_exclusive_group()
+    modes.add_argument("--quick", action="store_true",
                        help="self-check mode: cap every fit to a few batches; training checks are skipped")
+    modes.add_argument("--artifacts", action="store_true",
+                       help="each submission is a folder with the notebook and the model files it saves: "
+                            "the notebook runs capped, the uploaded files are graded")
     grade.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                       help="per-cell time limit (default: the exercise's, 600 s)")
+                       help="per-cell time limit (default: the exercise's, 600 s; 60 s with --quick or --artifacts)")
     grade.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
                        help="memory of a submission's processes; past it they are stopped (default: 8)")
     grade.add_argument("--data-dir", default=None, help="folder with the datasets (else the usual places)")
@@ -108,7 +112,8 @@ def run_grade(args) -> int:
     from .grading import grade_paths
 
     return grade_paths(args.paths, args.exercise, out=args.out, quick=args.quick, timeout=args.timeout,
-                       data_dir=args.data_dir, memory_limit_bytes=int(args.memory_limit * 2**30))
+                       data_dir=args.data_dir, memory_limit_bytes=int(args.memory_limit * 2**30),
+                       artifacts=args.artifacts)
 
 
 if __name__ == "__main__":

@@ -281,6 +281,55 @@ def load_transfer_data(directory=None, n_train: int = 7500, n_test: int = 1500,
     }
 
 
+@dataclass(frozen=True)
+class EvaluationSet:
+    """Images the grader evaluates models on, and the labels it keeps to itself."""
+
+    source: str
+    """In words, for feedback: `the Fashion-MNIST test set (10,000 images)`."""
+    images: np.ndarray
+    """Pixels as the dataset gives them (0..255)."""
+    labels: dict
+    """Label set name (default, coarse, fine) -> one label per image."""
+
+
+def evaluation_set(dataset: str, directory=None, holdout: Path | None = None) -> EvaluationSet:
+    """The exercise's evaluation images: a private hold-out file when the spec names one, else
+    the test split the references were recorded on."""
+    if holdout is not None:
+        return read_holdout(holdout)
+    if dataset == "fashion_mnist":
+        _, (images, labels) = load_fashion_mnist(directory, download=False)
+        return EvaluationSet(f"the Fashion-MNIST test set ({len(images):,} images)", images, {"default": labels})
+    if dataset == "mnist":
+        _, (images, labels) = load_mnist_10k(directory)
+        return EvaluationSet(f"the mnist-10k test split ({len(images):,} images)", images, {"default": labels})
+    if dataset == "transfer":
+        transfer = load_transfer_data(directory, download=False)
+        source = "CIFAR-100 mammals" if transfer["source"] != "fashion_mnist_standin" else "the Fashion-MNIST stand-in"
+        return EvaluationSet(f"the test images of {source} ({len(transfer['x_test']):,})", transfer["x_test"],
+                             {"default": transfer["y_test_fine"], "fine": transfer["y_test_fine"],
+                              "coarse": transfer["y_test_coarse"]})
+    raise ValueError(f"no evaluation set for dataset {dataset!r}")
+
+
+def read_holdout(path: Path) -> EvaluationSet:
+    """A hold-out `.npz`: images under `x` (or `images`), labels under `y` (and `y_fine`, `y_coarse`)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as error:
+        raise CorruptDataFile(str(path), f"not a readable .npz of arrays ({error})") from None
+    images = arrays.get("x", arrays.get("images"))
+    labels = {("default" if key == "y" else key.removeprefix("y_")): value.astype(np.int64)
+              for key, value in arrays.items() if key == "y" or key.startswith("y_")}
+    if images is None or "default" not in labels:
+        raise CorruptDataFile(str(path), "a hold-out file needs images under 'x' and labels under 'y'")
+    if any(len(value) != len(images) for value in labels.values()):
+        raise CorruptDataFile(str(path), "its label arrays are not as long as its images")
+    return EvaluationSet(f"the exercise's private hold-out set ({len(images):,} images)", images, labels)
+
+
 def pad_to_rgb32(images: np.ndarray) -> np.ndarray:
     """(N, 28, 28) grey images to (N, 32, 32, 3): two pixels of zero padding, grey copied to RGB."""
     padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))

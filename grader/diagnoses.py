@@ -134,6 +134,74 @@ KINDS = (
     Kind("wrong_output_classes", "Wrong number of output classes",
          "The last layer has {actual} outputs but the task has {expected} classes.",
          "End the model with `Dense({expected}, activation='softmax')`."),
+    Kind("returned_not_a_model", "Function returns no model",
+         "Your module's `{name}()` returned {returned}, not a Keras model.",
+         "End `{name}()` with `return model`, where `model` is the model it builds."),
+    # Trained models: measured by the grader from the weights, never from what the code reports.
+    Kind("not_trained", "Model never trained",
+         "`{name}`, {model}, still has the weights it was created with: no `fit` changed them.",
+         "Call `{name}.fit(...)` on the training images before you evaluate or save it."),
+    Kind("accuracy_below_threshold", "Accuracy below the pass mark",
+         "Measured by the grader on {images}, {model} scores {value}; the pass mark is {pass_mark} "
+         "and points fall to nothing at {floor}. The reference solution scored {band}.",
+         "Train for more epochs, scale the pixels to 0..1 (`/ 255.0`), and let early stopping restore "
+         "the best weights (`EarlyStopping(patience=2, restore_best_weights=True)`)."),
+    Kind("lambda_layer", "Lambda layer the grader will not load",
+         "The `Lambda` layer `{layer}` of {model} holds Python code, so the grader "
+         "refuses to load it and cannot measure the model.",
+         "Use a built-in layer instead: `keras.layers.Rescaling(1 / 255)` does the usual job of a "
+         "scaling Lambda; or scale the data before `fit`."),
+    Kind("custom_object", "Layer class defined in the notebook",
+         "Layer `{layer}` of {model} is a `{class_name}`, a class defined in your code, which the "
+         "grader cannot load outside your notebook.",
+         "Build the model from Keras's own layers (`keras.layers.*`) so the saved file loads anywhere."),
+    Kind("reload_mismatch", "Reloaded file is not the trained model",
+         "{where}: {path!r} holds {what}.",
+         "Save the model after (or while) it trains, e.g. with "
+         "`keras.callbacks.ModelCheckpoint({path!r}, save_best_only=True)` passed to `fit`, and load "
+         "that same file."),
+    Kind("missing_artifact", "Model file never written",
+         "{where}: the file {path!r} of {model} was never written by your code.",
+         "Save the model with `model.save({path!r})` (or a `ModelCheckpoint` to that name) before "
+         "loading or uploading it."),
+    Kind("not_reloaded", "Saved model never loaded back",
+         "Your code never loads a saved copy of {model} back (the exercise reloads {file}).",
+         "Load it with `model = keras.models.load_model({file!r})` and check it gives the same results."),
+    Kind("artifact_mismatch", "Uploaded file is another model",
+         "The uploaded file {path!r} holds another architecture than the model your notebook saves "
+         "there ({what}); its accuracy does not count.",
+         "Upload the file your notebook writes when it runs in full, without changing the model afterwards."),
+    Kind("base_not_reloaded", "Transfer model built on the extractor in memory",
+         "{where}: `{model}` is built on `{base}`, the extractor still in memory, not on the one "
+         "loaded back from the file it was saved to.",
+         "Load the saved extractor (`base = keras.models.load_model('shared_model.keras')`) and build "
+         "the fine-class model on `base`."),
+    Kind("base_not_frozen", "Transferred extractor not frozen",
+         "{where}: `{model}` trains `{base}` too, so the coarse-class features are overwritten.",
+         "Set `{base}.trainable = False` before you build and compile `{model}`."),
+    Kind("missing_baseline", "No from-scratch baseline",
+         "No model of the same architecture as `{model}` was trained from scratch, so the gain of "
+         "transfer cannot be measured.",
+         "Build the same model on a fresh extractor (`add_head(shared_function(), n_sub)`) and train it "
+         "exactly as `{model}`."),
+    Kind("unfair_baseline", "Baseline trained on another budget",
+         "{where}: `{baseline}` trained for {theirs}, `{model}` for {ours}: the comparison is not fair.",
+         "Train both with the same data, batch size and epochs."),
+    Kind("no_transfer_gain", "Transfer gains too little",
+         "Transfer learning scores {transfer} and the from-scratch model {scratch} on the fine classes, "
+         "both measured by the grader: a gain of {gain}, below the pass mark of {pass_mark}.",
+         "Train the extractor on the coarse classes before you save it, save it after that training, "
+         "and reload that file for the fine-class model."),
+    Kind("accuracy_order", "Models do not rank as expected",
+         "Measured by the grader: {measured}. The exercise expects {expected}.",
+         "Train each model as the exercise says (same data, enough epochs) before comparing them."),
+    Kind("missing_callback", "Callback missing",
+         "{where}: `fit` is not given a `{class_name}` callback.",
+         "Create it (`{constructor}`) and pass it in `fit(..., callbacks=[...])`."),
+    Kind("feature_map_model_missing", "No model returns the feature maps",
+         "No model built to show activations returns the feature maps {shapes} of {model}.",
+         "Build one on the trained model: `keras.Model({name}.inputs, {name}.layers[i].output)` returns "
+         "the maps of layer i (0 is the first convolution); pass a list of outputs to get several."),
     Kind("grader_error", "The grader failed",
          "The grader itself failed while grading {path}: {problem}.",
          "This is a bug in cnngrader, not in the submission: report it with this message; the "
@@ -143,6 +211,16 @@ KINDS = (
          "The grader's probe reported nothing from the submission's process: {problem}.",
          "Check that cnngrader is installed in the Python the notebook kernel runs (the 'python3' "
          "kernelspec), then grade again; the student's models could not be examined.",
+         audience="instructor"),
+    Kind("evaluation_timeout", "The evaluation ran out of time",
+         "The grader's evaluation process did not finish within {seconds} seconds, so the checks that "
+         "need predictions were not graded.",
+         "Raise `evaluation_timeout` in the exercise spec, or grade on a machine with more cores; the "
+         "rest of the grade stands.",
+         audience="instructor"),
+    Kind("not_evaluated", "A model was not evaluated",
+         "The evaluation process returned nothing for {what}.",
+         "Look at the evaluation log; the submission's other checks stand.",
          audience="instructor"),
     Kind("not_recomputed", "Layer the grader cannot check",
          "The grader cannot recompute layer(s) {layers} from the config; their shapes and counts "

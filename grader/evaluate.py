@@ -11,14 +11,19 @@ from .evidence import Evidence
 from .exercises import CheckSpec, ExerciseSpec
 from .layers import LayerRow
 from .results import CheckResult, Outcome, SubmissionResult
-from .checks.architecture import check_architecture, with_output_units
-from .checks.execution import check_execution
+from .checks.architecture import with_output_units
+from .checks.context import Grading
 from .checks.models import find_models, tables_for
-from .checks.pooling import check_pooling
+from .checks.registry import CHECKS
+
+QUICK_SKIP = ("Skipped in the quick self-check: training was capped, so this is not graded here. "
+              "Grade without --quick (or with --artifacts and your saved model files) to have it graded.")
 
 
-def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission: str,
-             mode: str = "full", meta: dict | None = None) -> SubmissionResult:
+def prepare_grading(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission: str = "submission",
+                    mode: str = "full", artifacts: dict | None = None,
+                    missing_artifacts: dict | None = None) -> Grading:
+    """Everything the checks share, derived once: tables, which model answers which role."""
     tables = tables_for(evidence)
     expected_rows = {
         model.key: with_output_units(tuple(LayerRow.from_json(r) for r in expected["models"][model.key]["layers"]),
@@ -26,29 +31,41 @@ def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission:
         for model in spec.models
     }
     buildable = {model_id: table for model_id, table in tables.items() if table.collapse is None}
-    found = find_models(spec.models, expected_rows, evidence, buildable)
-    note = _missing_note(evidence, len(tables))
-    build_failure = failed_build(evidence, tables)
+    return Grading(spec=spec, expected=expected, evidence=evidence, submission=submission, mode=mode,
+                   tables=tables, expected_rows=expected_rows,
+                   found=find_models(spec.models, expected_rows, evidence, buildable),
+                   missing_note=_missing_note(evidence, len(tables)),
+                   build_failure=failed_build(evidence, tables), artifacts=artifacts or {},
+                   missing_artifacts=missing_artifacts or {})
 
-    def run(check: CheckSpec) -> CheckResult:
-        if evidence.invalid is not None and check.id != "execution":
-            return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
-                               "Not checked: the submission could not be read.")
-        if evidence.unwatched and check.id != "execution":
-            return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
-                               "Not checked: the grader could not examine the run (see the execution check).")
-        if check.id == "execution":
-            return check_execution(check, evidence, tables, submission)
-        if check.id == "architecture":
-            return check_architecture(check, spec.model(check.model), expected["models"][check.model],
-                                      found[check.model], note, build_failure)
-        if check.id == "pooling":
-            return check_pooling(check, evidence, tables)
-        raise ValueError(f"no check named {check.id!r}")  # specs are validated on load
 
-    checks = tuple(run(check) for check in spec.checks)
+def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission: str,
+             mode: str = "full", meta: dict | None = None, artifacts: dict | None = None,
+             missing_artifacts: dict | None = None) -> SubmissionResult:
+    grading = prepare_grading(spec, expected, evidence, submission, mode, artifacts, missing_artifacts)
+    checks = tuple(run_check(grading, check) for check in spec.checks)
     return SubmissionResult(submission=submission, exercise=spec.id, kind=evidence.kind, checks=checks,
                             mode=mode, meta={**evidence.meta, **(meta or {})})
+
+
+def run_check(grading: Grading, check: CheckSpec) -> CheckResult:
+    evidence = grading.evidence
+    if evidence.invalid is not None and check.id != "execution":
+        return _unjudged(check, Outcome.ERROR, "Not checked: the submission could not be read.")
+    if evidence.unwatched and check.id != "execution":
+        return _unjudged(check, Outcome.ERROR, "Not checked: the grader could not examine the run (see the execution check).")
+    if grading.mode == "quick" and CHECKS[check.id].training:
+        return _unjudged(check, Outcome.SKIPPED, QUICK_SKIP)
+    return CHECKS[check.id].run(grading, check)
+
+
+def needs_predictions(spec: ExerciseSpec, mode: str) -> bool:
+    """Whether the evaluation process must run for this exercise in this mode."""
+    return mode != "quick" and any(CHECKS[check.id].predictions for check in spec.checks)
+
+
+def _unjudged(check: CheckSpec, outcome: Outcome, summary: str) -> CheckResult:
+    return CheckResult(check.id, check.name, outcome, 0.0, check.points, check.visibility, summary)
 
 
 def failed_build(evidence: Evidence, tables: dict) -> str | None:

@@ -8,13 +8,15 @@ the submission's process is given. A bad spec is the instructor's error and rais
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .resources import exercises_dir
 
-CHECK_IDS = ("execution", "architecture", "pooling")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+CHECK_FIELDS = ("id", "name", "points", "model", "visibility")
 
 
 class SpecError(ValueError):
@@ -35,6 +37,12 @@ class ModelSpec:
     """Function a module submission defines to build it."""
     output_classes: int | None = None
     """Classes the last layer must output, where the data decide it."""
+    metric: str | None = None
+    """Key of its accuracy in the expected file's `thresholds` (`cnn.test_accuracy`)."""
+    labels: str = "default"
+    """Which labels of the evaluation set it predicts (default, coarse, fine)."""
+    artifact: str | None = None
+    """The file it is saved to, which a student uploads in --artifacts mode."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class CheckSpec:
     points: float
     model: str | None = None
     visibility: str = "visible"
+    options: dict = field(default_factory=dict, compare=False, hash=False)
+    """The check's own settings from the spec (the callbacks expected, the order of models)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,13 @@ class ExerciseSpec:
     seeds: tuple[str, ...] = ()
     provided_data: str | None = None
     cell_timeout: float = 600.0
-    submission_timeout: float = 3600.0
+    quick_cell_timeout: float = 60.0
+    """The cell limit of --quick: a self-check never waits minutes on one cell."""
+    submission_timeout: float = 1800.0
+    evaluation_timeout: float = 300.0
+    """Seconds the evaluation process may take to load and predict every model."""
+    holdout: str | None = None
+    """A private .npz (x, y) evaluated instead of the public test set; never given to the submission."""
     folder: Path | None = None
 
     def model(self, key: str) -> ModelSpec:
@@ -72,6 +88,13 @@ class ExerciseSpec:
     @property
     def entry_points(self) -> tuple[str, ...]:
         return tuple(model.entry_point for model in self.models if model.entry_point)
+
+    @property
+    def holdout_path(self) -> Path | None:
+        if self.holdout is None:
+            return None
+        path = Path(self.holdout)
+        return path if path.is_absolute() or self.folder is None else self.folder / path
 
     @property
     def starter(self) -> Path | None:
@@ -101,14 +124,16 @@ def parse_spec(data: dict, folder: Path | None = None) -> ExerciseSpec:
             ModelSpec(
                 key=str(item["key"]), title=str(item.get("title", item["key"])),
                 names=tuple(item.get("names", ())), entry_point=item.get("entry_point"),
-                output_classes=item.get("output_classes"),
+                output_classes=item.get("output_classes"), metric=item.get("metric"),
+                labels=str(item.get("labels", "default")), artifact=item.get("artifact"),
             )
             for item in data.get("models", [])
         )
         checks = tuple(
             CheckSpec(id=str(item["id"]), name=str(item.get("name", item["id"])),
                       points=float(item["points"]), model=item.get("model"),
-                      visibility=str(item.get("visibility", "visible")))
+                      visibility=str(item.get("visibility", "visible")),
+                      options={k: v for k, v in item.items() if k not in CHECK_FIELDS})
             for item in data["checks"]
         )
         spec = ExerciseSpec(
@@ -116,7 +141,10 @@ def parse_spec(data: dict, folder: Path | None = None) -> ExerciseSpec:
             reference=str(data["reference"]), dataset=str(data["dataset"]), models=models, checks=checks,
             seeds=tuple(data.get("seeds", ())), provided_data=data.get("provided_data"),
             cell_timeout=float(data.get("cell_timeout", 600)),
-            submission_timeout=float(data.get("submission_timeout", 3600)), folder=folder,
+            quick_cell_timeout=float(data.get("quick_cell_timeout", 60)),
+            submission_timeout=float(data.get("submission_timeout", 1800)),
+            evaluation_timeout=float(data.get("evaluation_timeout", 300)),
+            holdout=data.get("holdout"), folder=folder,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SpecError(f"exercise {where}: bad or missing field ({error})") from None
@@ -125,12 +153,17 @@ def parse_spec(data: dict, folder: Path | None = None) -> ExerciseSpec:
 
 
 def _validate(spec: ExerciseSpec) -> None:
+    from .checks.registry import CHECKS
+
     keys = {model.key for model in spec.models}
     for check in spec.checks:
-        if check.id not in CHECK_IDS:
-            raise SpecError(f"{spec.id}: unknown check {check.id!r}; known: {', '.join(CHECK_IDS)}")
-        if check.id == "architecture" and check.model not in keys:
-            raise SpecError(f"{spec.id}: architecture check names model {check.model!r}, not in [[models]]")
+        if check.id not in CHECKS:
+            raise SpecError(f"{spec.id}: unknown check {check.id!r}; known: {', '.join(CHECKS)}")
+        if CHECKS[check.id].names_model and check.model not in keys:
+            raise SpecError(f"{spec.id}: {check.id} check names model {check.model!r}, not in [[models]]")
+        for model_key in CHECKS[check.id].models_in(check):
+            if model_key not in keys:
+                raise SpecError(f"{spec.id}: {check.id} check names model {model_key!r}, not in [[models]]")
         if check.visibility not in VISIBILITIES:
             raise SpecError(f"{spec.id}: visibility {check.visibility!r} is not one of {VISIBILITIES}")
         if check.points < 0:

@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from . import data
-from .evaluate import error_result, evaluate
+from .evaluate import error_result, evaluate, needs_predictions, prepare_grading
 from .exercises import ExerciseSpec, load_spec
 from .reference import load_expected
 from .report.gradescope import write_results
 from .report.terminal import render_text
 from .results import SubmissionResult, max_score, total_score
 from .runner import RunOptions, run_module, run_notebook
+from .runner.evaluation import run_evaluation
+from .checks.artifacts import artifact_files, evaluated_models
 
 NOTEBOOK_SUFFIXES = (".ipynb",)
 MODULE_SUFFIXES = (".py",)
@@ -36,6 +38,8 @@ class Submission:
     path: Path | None
     """The file to run; None when a folder holds nothing gradable."""
     problem: str | None = None
+    artifacts: tuple[Path, ...] = ()
+    """Model files handed in beside the notebook (a folder submission), for --artifacts mode."""
 
 
 def find_submissions(paths: list[Path]) -> list[Submission]:
@@ -62,7 +66,9 @@ def submission_in_folder(folder: Path) -> Submission:
     for suffixes in (NOTEBOOK_SUFFIXES, MODULE_SUFFIXES, MODEL_SUFFIXES):
         candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in suffixes)
         if candidates:
-            return Submission(folder.name, candidates[0])
+            models = tuple(sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in MODEL_SUFFIXES
+                                  and p != candidates[0]))
+            return Submission(folder.name, candidates[0], artifacts=models)
     return Submission(folder.name, None, f"the folder {folder.name} holds no .ipynb, .py, .keras or .h5 file")
 
 
@@ -70,9 +76,17 @@ def _name(path: Path) -> str:
     return path.stem if path.suffix in SUBMISSION_SUFFIXES else path.name
 
 
+def run_mode(quick: bool, artifacts: bool) -> str:
+    return "artifacts" if artifacts else "quick" if quick else "full"
+
+
 def prepare_run(spec: ExerciseSpec, workdir: Path, quick: bool, timeout: float | None,
-                data_dir: str | None, memory_limit_bytes: int | None = 8 * 2**30) -> RunOptions:
-    """What every submission of this batch shares: limits, a KERAS_HOME with the datasets, data files."""
+                data_dir: str | None, memory_limit_bytes: int | None = 8 * 2**30,
+                artifacts: bool = False) -> RunOptions:
+    """What every submission of this batch shares: limits, a KERAS_HOME with the datasets, data
+    files, and the evaluation images with their labels (kept in the grader's process)."""
+    mode = run_mode(quick, artifacts)
+    capped = mode != "full"
     keras_home = workdir / "keras-home"
     served = data.prepare_keras_home(keras_home, data_dir)
     provided = {}
@@ -82,38 +96,65 @@ def prepare_run(spec: ExerciseSpec, workdir: Path, quick: bool, timeout: float |
         np.savez(path, **{k: v for k, v in transfer.items() if isinstance(v, np.ndarray)})
         provided[spec.provided_data] = path
         served["transfer"] = transfer["source"]
+    evaluation = (data.evaluation_set(spec.dataset, data_dir, spec.holdout_path)
+                  if needs_predictions(spec, mode) else None)
     return RunOptions(
-        cell_timeout=timeout or spec.cell_timeout,
+        cell_timeout=timeout or (spec.quick_cell_timeout if capped else spec.cell_timeout),
         submission_timeout=max(spec.submission_timeout, timeout or 0),
-        memory_limit_bytes=memory_limit_bytes, quick=quick, keras_home=keras_home,
-        data_served=served, provided_files=provided,
+        memory_limit_bytes=memory_limit_bytes, quick=capped, keras_home=keras_home,
+        data_served=served, provided_files=provided, mode=mode, evaluation=evaluation,
+        evaluation_timeout=spec.evaluation_timeout,
     )
 
 
 def grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
                      options: RunOptions) -> SubmissionResult:
-    mode = "quick" if options.quick else "full"
+    mode = options.mode
     if submission.path is None:
         return error_result(spec, submission.name, "unknown", submission.problem, mode)
-    started = time.monotonic()
     suffix = submission.path.suffix
-    if suffix in NOTEBOOK_SUFFIXES:
-        evidence = run_notebook(submission.path, options)
-    elif suffix in MODULE_SUFFIXES:
-        evidence = run_module(submission.path, options, spec.entry_points, kind="module")
-    elif suffix in MODEL_SUFFIXES:
-        evidence = run_module(submission.path, options, (), kind="saved_model")
-    else:
+    if suffix not in SUBMISSION_SUFFIXES:
         return error_result(spec, submission.name, "unknown",
                             f"files ending in {suffix or '(nothing)'} cannot be graded; submit a .ipynb, .py or .keras file",
                             mode)
-    result = evaluate(spec, expected, evidence, submission.name, mode)
-    return replace(result, meta={**result.meta, "seconds": round(time.monotonic() - started, 2)})
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="cnngrader-exports-") as exports:
+        export_dir = Path(exports) if options.evaluation is not None else None
+        evidence = run_submission(submission, spec, options, export_dir)
+        artifacts, missing = {}, {}
+        if options.evaluation is not None and evidence.invalid is None and not evidence.unwatched:
+            grading = prepare_grading(spec, expected, evidence, submission.name, mode)
+            files = evaluated_models(grading, Path(exports))
+            if mode == "artifacts":
+                artifacts, missing, uploaded = artifact_files(grading, submission.artifacts)
+                files.update(uploaded)
+            evidence = replace(evidence, evaluation=run_evaluation(files, options.evaluation, options.evaluation_timeout))
+    result = evaluate(spec, expected, evidence, submission.name, mode, artifacts=artifacts, missing_artifacts=missing)
+    return replace(result, meta={**result.meta, "seconds": round(time.monotonic() - started, 2),
+                                 **_evaluation_meta(evidence)})
+
+
+def run_submission(submission: Submission, spec: ExerciseSpec, options: RunOptions, export_dir: Path | None):
+    """Run the submission in a process of its own; its evidence comes back."""
+    suffix = submission.path.suffix
+    if suffix in NOTEBOOK_SUFFIXES:
+        return run_notebook(submission.path, options, export_dir)
+    if suffix in MODULE_SUFFIXES:
+        return run_module(submission.path, options, spec.entry_points, kind="module", export_dir=export_dir)
+    return run_module(submission.path, options, (), kind="saved_model", export_dir=export_dir)
+
+
+def _evaluation_meta(evidence) -> dict:
+    evaluation = evidence.evaluation
+    if evaluation is None:
+        return {}
+    return {"evaluation": {"images": evaluation.source, "seconds": evaluation.seconds,
+                           "stopped": evaluation.stopped, "models": sorted(evaluation.models)}}
 
 
 def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = False,
                 timeout: float | None = None, data_dir: str | None = None,
-                memory_limit_bytes: int | None = 8 * 2**30, log=print) -> int:
+                memory_limit_bytes: int | None = 8 * 2**30, log=print, artifacts: bool = False) -> int:
     spec = load_spec(exercise_id)
     expected = load_expected(spec.reference)
     submissions = find_submissions(paths)
@@ -121,7 +162,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
         log(f"cnngrader: nothing to grade in {', '.join(map(str, paths))}")
         return 1
     with tempfile.TemporaryDirectory(prefix="cnngrader-batch-") as workdir:
-        options = prepare_run(spec, Path(workdir), quick, timeout, data_dir, memory_limit_bytes)
+        options = prepare_run(spec, Path(workdir), quick, timeout, data_dir, memory_limit_bytes, artifacts)
         started = time.monotonic()
         failures = 0
         for index, submission in enumerate(submissions, start=1):
@@ -130,7 +171,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
             except Exception as error:  # noqa: BLE001 - our bug must not cost the rest of the class
                 failures += 1
                 result = error_result(spec, submission.name, "unknown", f"{type(error).__name__}: {error}",
-                                      "quick" if quick else "full", code="grader_error")
+                                      options.mode, code="grader_error")
                 log(f"cnngrader: internal error on {submission.name}:\n{traceback.format_exc()}")
             path = write_results(result, out / submission.name)
             elapsed = time.monotonic() - started

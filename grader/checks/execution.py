@@ -58,8 +58,14 @@ def _reading_problem(evidence: Evidence, name: str) -> list[Diagnosis]:
 
 
 def _missing_entry_points(evidence: Evidence) -> list[Diagnosis]:
-    return [diagnose("missing_entry_point", name=name)
-            for name, status in evidence.entry_points.items() if status == "missing"]
+    """An entry point that is not there, or that returns something other than a model."""
+    diagnoses = []
+    for name, status in evidence.entry_points.items():
+        if status == "missing":
+            diagnoses.append(diagnose("missing_entry_point", name=name))
+        elif status.startswith("returned "):
+            diagnoses.append(diagnose("returned_not_a_model", name=name, returned=status.removeprefix("returned ")))
+    return diagnoses
 
 
 def _stopped(evidence: Evidence) -> list[Diagnosis]:

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from ..evidence import CellError, CellRun, Evidence
 from .limits import MemoryWatch, format_bytes, kill_tree
-from .options import RunOptions, read_probe_payload, submission_environment
+from .options import RunOptions, evidence_fields, read_probe_payload, submission_environment
 
 OUTPUT_CAP = 64 * 1024
 
 
-def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], kind: str = "module") -> Evidence:
-    with options.workspace(path) as workspace:
+def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], kind: str = "module",
+               export_dir: Path | None = None) -> Evidence:
+    with options.workspace(path, export_dir) as workspace:
         config = json.loads(workspace.probe_config.read_text())
         config.update({"kind": kind, "path": str(workspace.submission), "entry_points": list(entry_points)})
         workspace.probe_config.write_text(json.dumps(config))
@@ -59,8 +60,8 @@ def _with_probe(evidence: Evidence, evidence_path: Path, file_name: str) -> Evid
     if evidence.kind == "saved_model" and payload["errors"]:
         error: CellError = payload["errors"][0]
         invalid = f"{error.ename}: {error.evalue.splitlines()[0] if error.evalue else ''}"[:300]
-    return replace(evidence, cells=runs, models=payload["models"], fits=payload["fits"],
-                   saves=payload["saves"], entry_points=payload["entry_points"], invalid=invalid,
+    return replace(evidence, cells=runs, **evidence_fields(payload), entry_points=payload["entry_points"],
+                   invalid=invalid,
                    meta={**evidence.meta, "file": file_name, "reported_by_submission": payload["meta"]})
 
 

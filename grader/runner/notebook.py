@@ -24,7 +24,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..evidence import CellError, CellRun, Evidence, strip_ansi
 from .limits import MemoryWatch, format_bytes, kill_tree
-from .options import RunOptions, read_probe_payload, submission_environment
+from .options import RunOptions, evidence_fields, read_probe_payload, submission_environment
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 KERNEL_NAME = "cnngrader-python3"
@@ -61,12 +61,12 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]
     return notebook, None
 
 
-def run_notebook(path: Path, options: RunOptions) -> Evidence:
+def run_notebook(path: Path, options: RunOptions, export_dir: Path | None = None) -> Evidence:
     notebook, problem = read_notebook(path)
     if notebook is None:
         return Evidence(kind="notebook", invalid=problem)
     sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
-    with options.workspace(path) as workspace:
+    with options.workspace(path, export_dir) as workspace:
         return _execute(sources, workspace, options)
 
 
@@ -75,7 +75,7 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
                f"__cnngrader_probe.install({str(workspace.probe_config)!r})"]
     for number, source in enumerate(sources, start=1):
         program += [INTERNAL + f"__cnngrader_probe.active().at_cell({number})", source]
-    program.append(INTERNAL + "__cnngrader_probe.active().snapshot()")
+    program.append(INTERNAL + "__cnngrader_probe.active().finish()")
     executable = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in program])
     executable.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -206,5 +206,5 @@ def _with_probe(evidence: Evidence, workspace) -> Evidence:
     if payload is None:
         return replace(evidence, meta={**evidence.meta, "probe": problem})
     # What the submission's process says about itself stays apart from the grader's own figures.
-    return replace(evidence, models=payload["models"], fits=payload["fits"], saves=payload["saves"],
+    return replace(evidence, **evidence_fields(payload),
                    meta={**evidence.meta, "reported_by_submission": payload["meta"]})

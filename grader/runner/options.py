@@ -39,10 +39,19 @@ class RunOptions:
     data_served: dict = field(default_factory=dict)
     provided_files: dict = field(default_factory=dict)
     """File name -> source path, copied into the submission's folder (exercise data)."""
+    mode: str = "full"
+    """full, quick or artifacts (training capped as in quick, uploaded model files graded)."""
+    evaluation: object = field(default=None, compare=False, repr=False)
+    """The `data.EvaluationSet` the grader's evaluation uses: images and labels held by the grader,
+    never written into the submission's folder or its probe configuration."""
+    evaluation_timeout: float = 300.0
 
     @contextmanager
-    def workspace(self, submission: Path):
-        """A fresh temporary folder holding a copy of the submission and the provided files."""
+    def workspace(self, submission: Path, export_dir: Path | None = None):
+        """A fresh temporary folder holding a copy of the submission and the provided files.
+
+        `export_dir`, when given, is where the probe saves the run's models at its end: a folder
+        of the grader's, outside the one the submission runs in, that outlives the workspace."""
         folder = Path(tempfile.mkdtemp(prefix="cnngrader-run-"))
         private = Path(tempfile.mkdtemp(prefix="cnngrader-probe-"))
         try:
@@ -56,6 +65,7 @@ class RunOptions:
                 "fit_batches": self.fit_batches, "eval_samples": self.eval_samples,
                 "serve_mnist": "mnist" in self.data_served,
                 "serve_cifar100": "cifar100" in self.data_served,
+                "export_dir": str(export_dir) if export_dir is not None else None,
             }))
             yield workspace
         finally:
@@ -69,6 +79,11 @@ class Workspace:
     submission: Path
     evidence_path: Path
     probe_config: Path
+
+
+def evidence_fields(payload: dict) -> dict:
+    """The parts of the probe's report that become Evidence fields as they are."""
+    return {key: payload[key] for key in ("models", "fits", "saves", "weights", "exports")}
 
 
 def read_probe_payload(path: Path) -> tuple[dict | None, str | None]:

@@ -12,6 +12,7 @@ source text.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
@@ -39,6 +40,9 @@ class Probe:
         self.saves: list[dict] = []
         self.errors: list[dict] = []
         self.entry_points: dict[str, str] = {}
+        self.weights: list[dict] = []
+        self.exports: list[dict] = []
+        self.export_dir = config.get("export_dir")
         self.loading = 0
         self.started = time.monotonic()
 
@@ -51,6 +55,7 @@ class Probe:
         self._wrap_fit(model_class)
         self._wrap_shortened(model_class, "evaluate")
         self._wrap_shortened(model_class, "predict")
+        self._save_for_export = model_class.save
         self._wrap_save(model_class)
         self._wrap_load(keras)
         if self.serve_mnist:
@@ -87,9 +92,12 @@ class Probe:
         probe = self
 
         def __init__(self, *args, **kwargs):
-            if not _built_by_keras_itself():
-                probe.register(self)
-            return original(self, *args, **kwargs)
+            if _built_by_keras_itself():
+                return original(self, *args, **kwargs)
+            probe.register(self)
+            result = original(self, *args, **kwargs)
+            probe.record_weights(self, "initial", once=True)
+            return result
 
         model_class.__init__ = __init__
 
@@ -107,12 +115,22 @@ class Probe:
             requested = arguments.get("epochs", 1)
             if probe.quick:
                 probe._cap_fit(arguments)
-            history = original(*bound.args, **bound.kwargs)
-            probe.fits.append({
-                "cell": probe.cell, "model_id": probe.register(self),
+            model_id = probe.register(self)
+            entry = {
+                "cell": probe.cell, "model_id": model_id, "index": len(probe.fits),
                 "epochs_requested": requested if isinstance(requested, int) else None,
-                "capped": probe.quick, "history": _plain(getattr(history, "history", {})),
-            })
+                "capped": probe.quick, "callbacks": _describe_callbacks(arguments.get("callbacks")),
+                "batch_size": arguments.get("batch_size") if isinstance(arguments.get("batch_size"), int) else None,
+                "samples": _length(arguments.get("x")), "history": {},
+            }
+            probe.record_weights(self, "initial", once=True)
+            watcher = _FitWatcher(probe, entry)
+            arguments["callbacks"] = [*(arguments.get("callbacks") or []), watcher]
+            history = original(*bound.args, **bound.kwargs)
+            entry["history"] = _plain(getattr(history, "history", {}))
+            entry["epochs_run"] = watcher.epochs
+            probe.record_weights(self, "fit_end", fit=entry["index"])
+            probe.fits.append(entry)
             return history
 
         model_class.fit = fit
@@ -170,6 +188,7 @@ class Probe:
                 entry["error"] = f"{type(error).__name__}: {error}"[:2000]
                 raise
             entry["ok"] = True
+            probe.record_weights(self, "save", path=str(filepath))
             return result
 
         model_class.save = save
@@ -184,7 +203,10 @@ class Probe:
                 model = original(*args, **kwargs)
             finally:
                 probe.loading -= 1
-            probe.register(model, origin="loaded")
+            model_id = probe.register(model, origin="loaded")
+            path = args[0] if args else kwargs.get("filepath")
+            probe.records[model_id].setdefault("source_path", str(path))
+            probe.record_weights(model, "load", path=str(path))
             return model
 
         keras.models.load_model = load_model
@@ -200,6 +222,44 @@ class Probe:
             if name.startswith("_") or not isinstance(value, self.keras.Model):
                 continue
             self.register(value, name=name)
+        for model in self.models:
+            self.record_weights(model, "initial", once=True)
+        self.write()
+
+    def record_weights(self, model, event: str, once: bool = False, **where) -> None:
+        """A fingerprint of the model's weights now: with `once`, only if none was taken yet."""
+        model_id = self.register(model)
+        if once and any(item["model_id"] == model_id for item in self.weights):
+            return
+        fingerprint = weight_fingerprint(model)
+        if fingerprint is None:
+            return
+        self.weights.append({"model_id": model_id, "event": event, "cell": self.cell, **where, **fingerprint})
+
+    def export(self) -> None:
+        """Save every model that has weights into the grader's folder, for the evaluation process.
+
+        The export uses Keras's own `save`, taken before the submission ran, so a notebook that
+        replaces `Model.save` does not decide what the grader evaluates."""
+        if not self.export_dir:
+            return
+        for model_id, model in enumerate(self.models[:MAX_EXPORTS]):
+            if not getattr(model, "weights", None):
+                continue
+            name = f"model-{model_id}.keras"
+            entry = {"model_id": model_id, "file": name}
+            try:
+                self._save_for_export(model, os.path.join(self.export_dir, name))
+                self.record_weights(model, "export")
+            except Exception as error:  # noqa: BLE001 - an unsavable model is evidence too
+                entry = {"model_id": model_id, "error": f"{type(error).__name__}: {error}"[:1000]}
+            self.exports.append(entry)
+
+    def finish(self) -> None:
+        """The end of the run: name the models, export them, write the evidence."""
+        if self.shell is not None:
+            self.snapshot()
+        self.export()
         self.write()
 
     def write(self) -> None:
@@ -210,6 +270,8 @@ class Probe:
             "saves": self.saves,
             "errors": self.errors,
             "entry_points": self.entry_points,
+            "weights": self.weights,
+            "exports": self.exports,
             "meta": {"probe_seconds": round(time.monotonic() - self.started, 2), "quick": self.quick,
                      "keras": self.keras.__version__, "backend": self.keras.backend.backend()},
         }
@@ -226,7 +288,77 @@ class Probe:
             description["config"] = None
             description["config_error"] = f"{type(error).__name__}: {error}"[:1000]
         description["reported"] = _reported(model)
+        description["submodels"] = [self.ids[id(layer)] for layer in getattr(model, "layers", [])
+                                     if id(layer) in self.ids]
         return description
+
+
+MAX_EXPORTS = 32
+CALLBACK_SETTINGS = ("monitor", "patience", "restore_best_weights", "min_delta", "mode", "filepath",
+                     "save_best_only", "save_weights_only", "start_from_epoch")
+
+
+class _FitWatcher:
+    """Added to every `fit`: a fingerprint after each epoch, and the steps Keras actually ran."""
+
+    def __new__(cls, probe: Probe, entry: dict):
+        import keras
+
+        class Watcher(keras.callbacks.Callback):
+            epochs = 0
+
+            def on_train_begin(self, logs=None):
+                entry["steps_per_epoch"] = (self.params or {}).get("steps")
+
+            def on_train_batch_begin(self, batch, logs=None):
+                if batch == 0 and self.epochs == 0:
+                    probe.record_weights(self.model, "initial", once=True)
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.epochs += 1
+                probe.record_weights(self.model, "epoch_end", fit=entry["index"], epoch=epoch + 1)
+
+        return Watcher()
+
+
+def weight_fingerprint(model) -> dict | None:
+    """A hash of all the model's weights, and a hash and standard deviation per tensor."""
+    try:
+        variables = list(model.weights)
+        if not variables:
+            return None
+        import numpy as np
+
+        whole = hashlib.sha256()
+        tensors = []
+        for variable in variables:
+            values = np.ascontiguousarray(np.asarray(variable))
+            digest = hashlib.sha256(values.tobytes()).hexdigest()[:16]
+            whole.update(digest.encode())
+            tensors.append([str(getattr(variable, "path", getattr(variable, "name", "?"))), digest,
+                            round(float(values.std()), 6) if values.size else 0.0])
+        return {"digest": whole.hexdigest()[:24], "tensors": tensors}
+    except Exception:  # noqa: BLE001 - an unbuilt model has no weights to take
+        return None
+
+
+def _describe_callbacks(callbacks) -> list[dict]:
+    described = []
+    for callback in callbacks or []:
+        settings = {}
+        for key in CALLBACK_SETTINGS:
+            value = getattr(callback, key, None)
+            if isinstance(value, (bool, int, float, str)):
+                settings[key] = value
+        described.append({"class_name": type(callback).__name__, "settings": settings})
+    return described
+
+
+def _length(value) -> int | None:
+    try:
+        return int(len(value)) if _sliceable(value) else None
+    except TypeError:
+        return None
 
 
 def _serve_mnist_offline() -> None:

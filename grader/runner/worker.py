@@ -40,7 +40,7 @@ def run_module(probe: probe_module.Probe, path: str, entry_points: list[str]) ->
             probe.entry_points[entry] = "ok"
             probe.register(model, origin="entry_point", name=entry)
         else:
-            probe.entry_points[entry] = f"returned {type(model).__name__}"
+            probe.entry_points[entry] = f"returned {'None' if model is None else type(model).__name__}"
 
 
 def run_saved_model(probe: probe_module.Probe, path: str) -> None:
@@ -80,7 +80,7 @@ def main(config_path: str) -> int:
         else:
             run_saved_model(probe, config["path"])
     finally:
-        probe.write()
+        probe.finish()
     return 0
 
 

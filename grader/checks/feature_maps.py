@@ -1,0 +1,57 @@
+"""Feature maps: a model built to show activations takes the CNN's input and returns the outputs
+the exercise names (the first convolutions', or every layer's), recomputed from its config."""
+
+from __future__ import annotations
+
+from ..diagnoses import diagnose
+from ..exercises import CheckSpec
+from ..results import CheckResult, Outcome
+from .context import Grading, result
+
+
+def check_feature_maps(grading: Grading, check: CheckSpec) -> CheckResult:
+    model = grading.model_spec(check.model)
+    found = grading.found.get(check.model)
+    rows = found.table.rows if found is not None else grading.expected_rows[check.model]
+    input_shape = found.table.input_shape if found is not None else tuple(grading.expected["models"][check.model]["input_shape"])
+    wanted_spec = check.options.get("outputs", "every_layer")
+    wanted = ([tuple(row.output_shape[1:]) for row in rows if row.output_shape is not None]
+              if wanted_spec == "every_layer" else [tuple(shape) for shape in wanted_spec])
+    returned, models = set(), []
+    for record in grading.evidence.models:
+        table = grading.tables.get(record.id)
+        if table is None or (found is not None and record.id == found.record.id) or record.config is None:
+            continue
+        if table.input_shape is None or tuple(table.input_shape[1:]) != tuple(input_shape[1:]):
+            continue
+        shapes = output_shapes(record.config, table)
+        if shapes and any(shape in wanted for shape in shapes):
+            returned |= set(shapes)
+            models.append(record.names[0] if record.names else f"model {record.id}")
+    missing = [shape for shape in wanted if shape not in returned]
+    data = {"models": models, "wanted": [list(shape) for shape in wanted]}
+    if not missing:
+        return result(check, Outcome.PASSED, 1.0, f"`{'`, `'.join(models)}` returns the feature maps of "
+                      f"{model.title}.", data=data)
+    shapes = ", ".join("(1, " + ", ".join(map(str, shape)) + ")" for shape in missing)
+    return result(check, Outcome.FAILED, 1 - len(missing) / max(len(wanted), 1),
+                  f"No model returns the feature maps {shapes}.",
+                  [diagnose("feature_map_model_missing", model=model.title, shapes=shapes,
+                            name=found.record.names[0] if found is not None and found.record.names else "model")],
+                  data=data)
+
+
+def output_shapes(config: dict, table) -> list[tuple]:
+    """The output shapes (without the batch axis) of a functional model, from its config."""
+    outputs = config.get("output_layers")
+    if not outputs:
+        return [tuple(table.output_shape[1:])] if table.output_shape is not None else []
+    if isinstance(outputs[0], str):
+        outputs = [outputs]
+    by_name = {row.name: row for row in table.rows}
+    shapes = []
+    for entry in outputs:
+        row = by_name.get(entry[0]) if isinstance(entry, list) and entry else None
+        if row is not None and row.output_shape is not None:
+            shapes.append(tuple(row.output_shape[1:]))
+    return shapes

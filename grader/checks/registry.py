@@ -1,0 +1,62 @@
+"""Every check the grader knows, as data: id -> the function and what it needs.
+
+Adding a check is one module and one entry here; an exercise spec naming an id that is not here
+is refused when it is loaded. `evaluate` reads `training` to skip a check in --quick mode and
+`predictions` to know whether the evaluation process must run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .accuracy import check_accuracy
+from .architecture import check_architecture
+from .comparison import check_comparison
+from .context import Grading
+from .execution import check_execution
+from .feature_maps import check_feature_maps
+from .pooling import check_pooling
+from .reload import check_reload
+from .training_setup import check_training_setup
+from .transfer import check_transfer
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    run: Callable
+    """(Grading, CheckSpec) -> CheckResult."""
+    names_model: bool = False
+    """The spec's check names one of the exercise's models (`model = "cnn"`)."""
+    model_options: tuple[str, ...] = ()
+    """Options of the check that name models too (`order`, `extractor`)."""
+    predictions: bool = False
+    """It grades predictions of the evaluation process (full and --artifacts modes)."""
+    training: bool = False
+    """It needs real training: in --quick mode it is skipped, not failed."""
+
+    def models_in(self, check) -> list[str]:
+        names = []
+        for option in self.model_options:
+            value = check.options.get(option)
+            names += list(value) if isinstance(value, list) else [value] if value else []
+        return names
+
+
+def _architecture(grading: Grading, check) -> object:
+    return check_architecture(check, grading.model_spec(check.model), grading.expected["models"][check.model],
+                              grading.found[check.model], grading.missing_note, grading.build_failure)
+
+
+CHECKS: dict[str, CheckKind] = {
+    "execution": CheckKind(lambda grading, check: check_execution(check, grading.evidence, grading.tables,
+                                                                  grading.submission)),
+    "architecture": CheckKind(_architecture, names_model=True),
+    "pooling": CheckKind(lambda grading, check: check_pooling(check, grading.evidence, grading.tables)),
+    "accuracy": CheckKind(check_accuracy, names_model=True, predictions=True, training=True),
+    "reload": CheckKind(check_reload, names_model=True),
+    "transfer": CheckKind(check_transfer, model_options=("extractor", "classifier"), predictions=True),
+    "comparison": CheckKind(check_comparison, model_options=("order",), predictions=True, training=True),
+    "training_setup": CheckKind(check_training_setup, names_model=True),
+    "feature_maps": CheckKind(check_feature_maps, names_model=True),
+}
