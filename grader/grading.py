@@ -42,11 +42,15 @@ class Submission:
     """Model files handed in beside the notebook (a folder submission), for --artifacts mode."""
 
 
-def find_submissions(paths: list[Path]) -> list[Submission]:
-    """One submission per file, or per subfolder (its notebook, else module, else saved model)."""
+def find_submissions(paths: list[Path], artifacts: bool = False) -> list[Submission]:
+    """One submission per file, or per subfolder (its notebook, else module, else saved model).
+    With `artifacts`, a folder that holds a notebook itself is one submission: the notebook and
+    the model files beside it."""
     found: list[Submission] = []
     for path in paths:
-        if path.is_file():
+        if artifacts and path.is_dir() and any(path.glob("*.ipynb")):
+            found.append(submission_in_folder(path))
+        elif path.is_file():
             found.append(Submission(_name(path), path))
         elif path.is_dir():
             for child in sorted(path.iterdir()):
@@ -157,7 +161,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
                 memory_limit_bytes: int | None = 8 * 2**30, log=print, artifacts: bool = False) -> int:
     spec = load_spec(exercise_id)
     expected = load_expected(spec.reference)
-    submissions = find_submissions(paths)
+    submissions = find_submissions(paths, artifacts)
     if not submissions:
         log(f"cnngrader: nothing to grade in {', '.join(map(str, paths))}")
         return 1
