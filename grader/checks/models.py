@@ -3,6 +3,11 @@
 Models are found by the names the exercise gives and, whatever their names, by matching their
 architecture against the expected ones: seed 003 builds three networks all called `model`,
 and a functional-style `cnn = keras.Model(inputs, outputs)` has no Sequential to look for.
+
+Every check that grades a model depends on finding it, so similarity is not the last word: a
+model too far from the reference to be matched is still the answer to a role when it is the
+only model left that could be one (see `is_candidate`). A student whose CNN has a block too
+many is then told what is wrong with it, not that it is missing.
 """
 
 from __future__ import annotations
@@ -11,14 +16,17 @@ from dataclasses import dataclass
 
 from ..evidence import Evidence, ModelRecord
 from ..exercises import ModelSpec
-from ..layers import LayerRow, LayerTable, table_from_config
+from ..layers import (CONV_CLASSES, GLOBAL_POOL_CLASSES, MODEL_CLASSES, POOL_CLASSES, SHAPE_PRESERVING,
+                      LayerRow, LayerTable, table_from_config)
 from .alignment import align_layers, same_family
 
 NAME_BONUS = 0.05
 MINIMUM_SIMILARITY = 0.45
 """A model with every layer class right but every shape wrong scores 0.5: still an attempt
 at the expected model. Another exercise's model that merely shares a block pattern (the
-extractor against the strided CNN: 0.375) is not."""
+extractor against the strided CNN: 0.375) is not. Below it, a model answers a role only as
+the role's one candidate."""
+SPATIAL_CLASSES = {*CONV_CLASSES, *POOL_CLASSES, *GLOBAL_POOL_CLASSES}
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,9 @@ class FoundModel:
     table: LayerTable
     similarity: float
     """0..1: how much of the layer sequence matches the expected one, by layer class."""
+    only_candidate: bool = False
+    """True when it was chosen as the one model left that could answer the role, its similarity
+    being under MINIMUM_SIMILARITY."""
 
 
 def tables_for(evidence: Evidence) -> dict[int, LayerTable]:
@@ -56,9 +67,42 @@ def similarity(expected: tuple[LayerRow, ...], actual: tuple[LayerRow, ...]) -> 
 
 def find_models(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[LayerRow, ...]],
                 evidence: Evidence, tables: dict[int, LayerTable]) -> dict[str, FoundModel | None]:
-    """Assign each expected model the best-matching submitted model, each used at most once."""
-    candidates = []
+    """Assign each expected model the best-matching submitted model, each used at most once; then
+    give each role still without one the only unused model that is a candidate for it.
+
+    `tables` holds the models that may answer a role (the caller leaves out those whose map
+    collapses); a model of the evidence whose map collapses still counts as a rival, since it
+    may be the one the student meant."""
     records = {record.id: record for record in evidence.models}
+    found = _by_similarity(models, expected_rows, records, tables)
+    collapsed = [table for table in {**tables_for(evidence), **tables}.values() if table.collapse is not None]
+    return _by_elimination(models, expected_rows, records, tables, found, collapsed)
+
+
+def _by_elimination(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[LayerRow, ...]],
+                    records: dict[int, ModelRecord], tables: dict[int, LayerTable],
+                    found: dict[str, FoundModel | None], collapsed: list[LayerTable]) -> dict[str, FoundModel | None]:
+    """`found` with each open role given its one candidate, where it has exactly one, no model
+    that collapsed could be it either, and that candidate could answer no other open role."""
+    used = {choice.record.id for choice in found.values() if choice is not None}
+    open_roles = [spec for spec in models if found[spec.key] is None]
+    candidates = {spec.key: [model_id for model_id in sorted(tables) if model_id not in used
+                             and is_candidate(spec, expected_rows[spec.key], tables[model_id], records[model_id])]
+                  for spec in open_roles}
+    chosen = dict(found)
+    for spec in open_roles:
+        ids = candidates[spec.key]
+        rivals = [table for table in collapsed if could_be(expected_rows[spec.key], table)]
+        if len(ids) != 1 or rivals or sum(ids[0] in others for others in candidates.values()) != 1:
+            continue  # none, several, or one that could as well answer another role: no guess
+        chosen[spec.key] = FoundModel(records[ids[0]], tables[ids[0]],
+                                      similarity(expected_rows[spec.key], tables[ids[0]].rows), only_candidate=True)
+    return chosen
+
+
+def _by_similarity(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[LayerRow, ...]],
+                   records: dict[int, ModelRecord], tables: dict[int, LayerTable]) -> dict[str, FoundModel | None]:
+    candidates = []
     for spec in models:
         for model_id, table in tables.items():
             record = records[model_id]
@@ -74,3 +118,85 @@ def find_models(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[La
             found[key] = FoundModel(records[model_id], tables[model_id], score)
             used.add(model_id)
     return found
+
+
+def is_candidate(spec: ModelSpec, expected: tuple[LayerRow, ...], table: LayerTable, record: ModelRecord) -> bool:
+    """Whether a model could be the student's attempt at this role, however far its layers are.
+
+    Only a role whose expected model ends in a Dense head has candidates: a model without one
+    (a feature-map model, a bare extractor) cannot be told from an attempt at it. A candidate
+    takes the role's input, is of its kind (convolutions before a Dense layer for a role with
+    convolutions; no convolution or pooling for a dense one), nests another model only where
+    the role does (a transfer head built on the extractor is no attempt at a plain CNN), has one
+    output, and ends in a Dense head or in the role's number of classes. A model whose map
+    collapses never is one."""
+    if not expected or _head(expected).class_name != "Dense" or table.collapse is not None:
+        return False
+    rows = _rows_to_output(table, record)
+    if not rows or not could_be(expected, table) or _nests(rows) != _nests(expected):
+        return False
+    classes = [row.class_name for row in _flat(rows)]
+    if _has_convolutions(expected):
+        convolutions = [index for index, name in enumerate(classes) if name in CONV_CLASSES]
+        kind = bool(convolutions) and "Dense" in classes[convolutions[-1]:]
+    else:
+        kind = "Dense" in classes
+    outputs = spec.output_classes or (expected[-1].output_shape or (None,))[-1]
+    return kind and (_head(rows).class_name == "Dense" or rows[-1].output_shape == (None, outputs))
+
+
+def could_be(expected: tuple[LayerRow, ...], table: LayerTable) -> bool:
+    """Whether a model, judged only by its input and whether it convolves or pools, could answer the role."""
+    spatial = any(row.class_name in SPATIAL_CLASSES for row in _flat(table.rows))
+    return bool(expected) and _takes_input(expected[0], table.input_shape) and spatial == _has_convolutions(expected)
+
+
+def _takes_input(first: LayerRow, input_shape) -> bool:
+    """Whether the expected first layer, applied to this input, gives its expected output and count:
+    the reference's input is not in its rows, but its first layer pins it down (a 'valid' 3x3
+    Conv2D(64) with 640 parameters that outputs 26x26 reads a 28x28x1 map)."""
+    while first.children:
+        first = first.children[0]
+    if input_shape is None or first.class_name in MODEL_CLASSES:
+        return False
+    layer = {"class_name": first.class_name, "config": {"name": first.name, **first.settings}}
+    try:
+        replayed = table_from_config("Sequential", {"layers": [layer]}, tuple(input_shape)).rows
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return bool(replayed) and (replayed[0].output_shape, replayed[0].params) == (first.output_shape, first.params)
+
+
+def _rows_to_output(table: LayerTable, record: ModelRecord) -> tuple[LayerRow, ...]:
+    """The rows up to the model's one output; none for a model with several outputs (an
+    activation model returning every layer's output)."""
+    outputs = (record.config or {}).get("output_layers")
+    if outputs is None:
+        return table.rows
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if isinstance(outputs, list) and len(outputs) == 1 and isinstance(outputs[0], list):
+        outputs = outputs[0]
+    if not (isinstance(outputs, list) and outputs and isinstance(outputs[0], str)):
+        return ()
+    names = [row.name for row in table.rows]
+    return table.rows[:names.index(outputs[0]) + 1] if outputs[0] in names else ()
+
+
+def _head(rows: tuple[LayerRow, ...]) -> LayerRow:
+    """The last layer that changes what the model outputs (a trailing Dropout or Softmax does not)."""
+    return next((row for row in reversed(rows) if row.class_name not in SHAPE_PRESERVING), rows[-1])
+
+
+def _flat(rows: tuple[LayerRow, ...]):
+    for row in rows:
+        yield row
+        yield from _flat(row.children)
+
+
+def _nests(rows: tuple[LayerRow, ...]) -> bool:
+    return any(row.children or row.class_name in MODEL_CLASSES for row in rows)
+
+
+def _has_convolutions(rows: tuple[LayerRow, ...]) -> bool:
+    return any(row.class_name in CONV_CLASSES for row in _flat(rows))
