@@ -17,17 +17,18 @@ def grade(evidence: Evidence):
 def test_a_run_the_probe_could_not_watch_is_the_graders_error_not_the_students():
     result = grade(Evidence(kind="notebook", cells=(CellRun(1, "x = 1", "ok"),),
                             meta={"probe": "the probe could not be installed: ModuleNotFoundError"}))
-    execution, architecture, pooling = result.checks
+    execution, architecture, pooling, *trained = result.checks
     assert execution.outcome is Outcome.ERROR and [d.code for d in execution.diagnoses] == ["no_evidence"]
     assert execution.diagnoses[0].kind.audience == "instructor"
     assert architecture.outcome is Outcome.ERROR and not architecture.diagnoses
     assert pooling.outcome is Outcome.ERROR
+    assert all(check.outcome is Outcome.ERROR and not check.diagnoses for check in trained)
 
 
 def test_an_unreadable_notebook_gets_one_diagnosis_and_no_points():
     result = grade(Evidence(kind="notebook", invalid="it is not valid JSON"))
     assert codes(result) == {"invalid_notebook"}
-    assert total_score(result) == 0 and max_score(result) == 8
+    assert total_score(result) == 0 and max_score(result) == 15
     assert all(check.outcome is Outcome.ERROR for check in result.checks)
 
 

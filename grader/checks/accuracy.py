@@ -14,7 +14,7 @@ from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
 from .alignment import canonical_class
 from .artifacts import artifact_table
-from .context import Grading, not_measured, result
+from .context import Grading, not_measured, result, unfound
 from .weights import never_trained
 
 
@@ -47,9 +47,9 @@ def check_accuracy(grading: Grading, check: CheckSpec) -> CheckResult:
     if mismatch is not None:
         return result(check, Outcome.FAILED, 0.0, f"The uploaded file is not {model.title} your notebook builds.",
                       [mismatch])
-    if found is None and check.model not in grading.artifacts:
-        return result(check, Outcome.ERROR, 0.0,
-                      f"Not graded: {model.title} was not found (see its architecture check).")
+    missing = unfound(grading, check)
+    if missing is not None:
+        return missing
     if check.model not in grading.artifacts and never_trained(grading.evidence, found.record.id):
         return result(check, Outcome.FAILED, 0.0, f"{_title(model.title)} was never trained.",
                       [diagnose("not_trained", model=model.title, name=_name(found, model))])

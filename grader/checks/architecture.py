@@ -131,7 +131,8 @@ def _compare_layer(want: LayerRow, got: LayerRow, previous_expected, previous_ac
 
 
 def _setting_diagnoses(got: LayerRow, differing: dict, exclude) -> list[Diagnosis]:
-    return [diagnose("setting_mismatch", layer=got.name, setting=key, actual=actual, expected=wanted)
+    return [diagnose("setting_mismatch", layer=got.name, subject=f"Layer `{got.name}`", target="that layer",
+                     setting=key, actual=actual, expected=wanted)
             for key, (actual, wanted) in differing.items() if key not in exclude and key != "use_bias"]
 
 

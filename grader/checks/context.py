@@ -64,6 +64,15 @@ def result(check: CheckSpec, outcome: Outcome, fraction: float, summary: str,
                        tuple(diagnoses), data=data or {})
 
 
+def unfound(grading: Grading, check: CheckSpec) -> CheckResult | None:
+    """The result of a check about a model that was not found: not judged, and no diagnosis of
+    its own, since the architecture check already explains the root cause (`missing_model`)."""
+    if grading.found.get(check.model) is not None or check.model in grading.artifacts:
+        return None
+    return result(check, Outcome.ERROR, 0.0,
+                  f"Not checked: {grading.model_spec(check.model).title} was not found (see its architecture check).")
+
+
 def not_measured(grading: Grading, check: CheckSpec, evaluation: ModelEvaluation | None,
                  what: str) -> CheckResult | None:
     """The result when `what` could not be measured from `evaluation`: the evaluation process ran

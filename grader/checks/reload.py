@@ -13,11 +13,14 @@ from ..evidence import ModelRecord, WeightEvent
 from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
 from .alignment import same_family
-from .context import Grading, result
+from .context import Grading, result, unfound
 from .weights import initial_digests, last_save_before, same_file, trained_digests
 
 
 def check_reload(grading: Grading, check: CheckSpec) -> CheckResult:
+    missing = unfound(grading, check)
+    if missing is not None:
+        return missing
     evidence = grading.evidence
     model = grading.model_spec(check.model)
     loads = [event for event in evidence.weights if event.event == "load"]

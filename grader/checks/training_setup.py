@@ -6,10 +6,13 @@ from __future__ import annotations
 from ..diagnoses import diagnose
 from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
-from .context import Grading, result
+from .context import Grading, result, unfound
 
 
 def check_training_setup(grading: Grading, check: CheckSpec) -> CheckResult:
+    missing = unfound(grading, check)
+    if missing is not None:
+        return missing
     model = grading.model_spec(check.model)
     found = grading.found.get(check.model)
     fits = [fit for fit in grading.evidence.fits if found is not None and fit.model_id == found.record.id]
