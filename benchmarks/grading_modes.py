@@ -68,10 +68,16 @@ def write_submission(folder: Path) -> Path:
 
 
 def train_once(folder: Path) -> float:
-    """Run the notebook's cells as a plain script in `folder`: the model file a student uploads."""
+    """Run the notebook's cells as a plain script in `folder`: the model file a student uploads
+    (offline, with the datasets served from a KERAS_HOME the data layer prepares)."""
+    from grader.data import prepare_keras_home
+
+    keras_home = folder.parent / "keras-home"
+    prepare_keras_home(keras_home)
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", "\n\n".join(CELLS[:3])], cwd=folder, check=True,
-                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stdout=subprocess.DEVNULL)
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(keras_home)},
+                   stdout=subprocess.DEVNULL)
     return time.monotonic() - started
 
 

@@ -320,7 +320,7 @@ def export_from_json(data, index: int) -> Export:
     if not isinstance(data, dict):
         raise EvidenceError(f"{where}: expected an object")
     file = _optional(data, "file", str, where)
-    if file is not None and (file != file.strip() or "/" in file or file.startswith(".")):
+    if file is not None and (not file or file != file.strip() or "/" in file or file.startswith(".")):
         raise EvidenceError(f"{where}.file: expected a plain file name")
     return Export(_require(data, "model_id", int, where), file, _optional(data, "error", str, where))
 

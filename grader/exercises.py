@@ -164,6 +164,12 @@ def _validate(spec: ExerciseSpec) -> None:
         for model_key in CHECKS[check.id].models_in(check):
             if model_key not in keys:
                 raise SpecError(f"{spec.id}: {check.id} check names model {model_key!r}, not in [[models]]")
+        missing = [option for option in CHECKS[check.id].required_options if option not in check.options]
+        if missing:
+            raise SpecError(f"{spec.id}: {check.id} check needs {', '.join(missing)}")
+        if CHECKS[check.id].needs_metric and not spec.model(check.model).metric:
+            raise SpecError(f"{spec.id}: model {check.model!r} needs a `metric` (its thresholds' key) "
+                            f"for the {check.id} check")
         if check.visibility not in VISIBILITIES:
             raise SpecError(f"{spec.id}: visibility {check.visibility!r} is not one of {VISIBILITIES}")
         if check.points < 0:

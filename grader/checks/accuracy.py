@@ -53,7 +53,7 @@ def check_accuracy(grading: Grading, check: CheckSpec) -> CheckResult:
     if check.model not in grading.artifacts and never_trained(grading.evidence, found.record.id):
         return result(check, Outcome.FAILED, 0.0, f"{_title(model.title)} was never trained.",
                       [diagnose("not_trained", model=model.title, name=_name(found, model))])
-    problem = not_measured(grading, check, grading.evaluation_of(check.model), model.title)
+    problem = not_measured(grading, check, grading.evaluation_of(check.model), model.title, model.labels)
     if problem is not None:
         return problem
     value = grading.accuracy_of(check.model)

@@ -7,6 +7,7 @@ from ..diagnoses import diagnose
 from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
 from .context import Grading, not_measured, result
+from .weights import never_trained
 
 
 def check_comparison(grading: Grading, check: CheckSpec) -> CheckResult:
@@ -14,9 +15,13 @@ def check_comparison(grading: Grading, check: CheckSpec) -> CheckResult:
     accuracies = {}
     for role in order:
         model = grading.model_spec(role)
-        if grading.found.get(role) is None and role not in grading.artifacts:
+        found = grading.found.get(role)
+        if found is None and role not in grading.artifacts:
             return result(check, Outcome.ERROR, 0.0, f"Not compared: {model.title} was not found.")
-        problem = not_measured(grading, check, grading.evaluation_of(role), model.title)
+        if role not in grading.artifacts and never_trained(grading.evidence, found.record.id):
+            # Untrained models rank by chance; its accuracy check already says `not_trained`.
+            return result(check, Outcome.FAILED, 0.0, f"Not compared: {model.title} was never trained.")
+        problem = not_measured(grading, check, grading.evaluation_of(role), model.title, model.labels)
         if problem is not None:
             return problem
         accuracies[role] = grading.accuracy_of(role)

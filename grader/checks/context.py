@@ -74,10 +74,10 @@ def unfound(grading: Grading, check: CheckSpec) -> CheckResult | None:
 
 
 def not_measured(grading: Grading, check: CheckSpec, evaluation: ModelEvaluation | None,
-                 what: str) -> CheckResult | None:
+                 what: str, label_set: str = "default") -> CheckResult | None:
     """The result when `what` could not be measured from `evaluation`: the evaluation process ran
-    out of time, Keras refused the file (a Lambda layer, a class of the notebook's) or another
-    error. None when there are predictions to grade."""
+    out of time, Keras refused the file (a Lambda layer, a class of the notebook's), another error,
+    or predictions that cannot be scored against `label_set`. None when there is an accuracy."""
     process = grading.evidence.evaluation
     if process is not None and process.stopped == "timeout" and (evaluation is None or evaluation.predicted is None):
         return result(check, Outcome.ERROR, 0.0, f"Not graded: the evaluation of {what} ran out of time.",
@@ -86,7 +86,10 @@ def not_measured(grading: Grading, check: CheckSpec, evaluation: ModelEvaluation
         return result(check, Outcome.ERROR, 0.0, f"Not graded: {what} could not be evaluated.",
                       [diagnose("not_evaluated", what=what)])
     if evaluation.predicted is not None:
-        return None
+        if process.accuracy(evaluation.key, label_set) is not None:
+            return None
+        return result(check, Outcome.ERROR, 0.0, f"Not graded: the predictions of {what} cannot be scored.",
+                      [diagnose("not_evaluated", what=f"{what} (no {label_set!r} label for each of its predictions)")])
     lambdas = [name for class_name, name in evaluation.refused if class_name == "Lambda"]
     if lambdas:
         diagnosis = diagnose("lambda_layer", layer=lambdas[0], model=what)

@@ -34,6 +34,10 @@ class CheckKind:
     """It grades predictions of the evaluation process (full and --artifacts modes)."""
     training: bool = False
     """It needs real training: in --quick mode it is skipped, not failed."""
+    required_options: tuple[str, ...] = ()
+    """Options the spec must give the check (`order`, `fine_classes`)."""
+    needs_metric: bool = False
+    """The model it names must have a `metric`: the key of its thresholds in the expected file."""
 
     def models_in(self, check) -> list[str]:
         names = []
@@ -53,10 +57,12 @@ CHECKS: dict[str, CheckKind] = {
                                                                   grading.submission)),
     "architecture": CheckKind(_architecture, names_model=True),
     "pooling": CheckKind(lambda grading, check: check_pooling(check, grading.evidence, grading.tables)),
-    "accuracy": CheckKind(check_accuracy, names_model=True, predictions=True, training=True),
+    "accuracy": CheckKind(check_accuracy, names_model=True, predictions=True, training=True, needs_metric=True),
     "reload": CheckKind(check_reload, names_model=True),
-    "transfer": CheckKind(check_transfer, model_options=("extractor", "classifier"), predictions=True),
-    "comparison": CheckKind(check_comparison, model_options=("order",), predictions=True, training=True),
+    "transfer": CheckKind(check_transfer, model_options=("extractor", "classifier"), predictions=True,
+                          required_options=("extractor", "classifier", "fine_classes")),
+    "comparison": CheckKind(check_comparison, model_options=("order",), predictions=True, training=True,
+                            required_options=("order",)),
     "training_setup": CheckKind(check_training_setup, names_model=True),
     "feature_maps": CheckKind(check_feature_maps, names_model=True),
 }

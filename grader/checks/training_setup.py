@@ -23,7 +23,7 @@ def check_training_setup(grading: Grading, check: CheckSpec) -> CheckResult:
     wanted = check.options.get("callbacks", [])
     passed = {callback.class_name: callback for fit in fits for callback in fit.callbacks}
     cell = fits[-1].cell
-    diagnoses = []
+    diagnoses, lost = [], 0
     for expected in wanted:
         class_name = expected["class"]
         settings = {key: value for key, value in expected.items() if key != "class"}
@@ -32,14 +32,16 @@ def check_training_setup(grading: Grading, check: CheckSpec) -> CheckResult:
             arguments = ", ".join(f"{key}={value!r}" for key, value in settings.items())
             diagnoses.append(diagnose("missing_callback", class_name=class_name, cell=cell,
                                       constructor=f"keras.callbacks.{class_name}({arguments})"))
+            lost += 1 + len(settings)
             continue
         for key, value in settings.items():
             actual = callback.settings.get(key)
             if actual != value:
+                lost += 1
                 diagnoses.append(diagnose("setting_mismatch", subject=f"The `{class_name}` callback", setting=key,
                                           actual=actual, expected=value, target=f"the `{class_name}`", cell=cell))
     units = len(wanted) + sum(len(item) - 1 for item in wanted)
-    fraction = 1 - len(diagnoses) / max(units, 1)
+    fraction = 1 - lost / max(units, 1)
     if not diagnoses:
         return result(check, Outcome.PASSED, 1.0, "The callbacks the exercise asks for are there, with its settings.")
     return result(check, Outcome.FAILED, fraction, f"{len(diagnoses)} problem(s) with the training set-up.", diagnoses)

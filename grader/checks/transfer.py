@@ -36,8 +36,9 @@ def check_transfer(grading: Grading, check: CheckSpec) -> CheckResult:
     structure = (4 - len({d.code for d in diagnoses})) / 4
     data = {"transfer_model": transfer.id, "scratch_model": scratch[-1].id if scratch else None}
     if grading.mode == "quick":
+        # No points in quick mode, right or wrong: a wrong set-up must never outscore a right one.
         if diagnoses:
-            return result(check, Outcome.FAILED, structure * STRUCTURE_SHARE,
+            return result(check, Outcome.FAILED, 0.0,
                           "The transfer set-up has problems; the gain is measured in full grading.", diagnoses, data)
         return result(check, Outcome.SKIPPED, 0.0, "The transfer set-up is right; the gain is measured in "
                       "full grading (run without --quick).", data=data)
@@ -111,7 +112,7 @@ def _gain(grading: Grading, check: CheckSpec, transfer: ModelRecord, scratch: Mo
         if record is None:
             continue
         problem = not_measured(grading, check, evaluation.of_model(record.id) if evaluation else None,
-                               f"`{_name(record)}`")
+                               f"`{_name(record)}`", "fine")
         if problem is not None:
             return 0.0, [], problem
     if scratch is None:
