@@ -34,8 +34,8 @@ def check_feature_maps(grading: Grading, check: CheckSpec) -> CheckResult:
     missing = [shape for shape in wanted if shape not in returned]
     data = {"models": models, "wanted": [list(shape) for shape in wanted]}
     if not missing:
-        return result(check, Outcome.PASSED, 1.0, f"`{'`, `'.join(models)}` returns the feature maps of "
-                      f"{model.title}.", data=data)
+        return result(check, Outcome.PASSED, 1.0, f"Feature maps of {model.title} returned by "
+                      f"`{'`, `'.join(models)}`.", data=data)
     shapes = ", ".join("(1, " + ", ".join(map(str, shape)) + ")" for shape in missing)
     return result(check, Outcome.FAILED, 1 - len(missing) / max(len(wanted), 1),
                   f"No model returns the feature maps {shapes}.",
