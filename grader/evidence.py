@@ -171,6 +171,8 @@ class Evaluation:
     stopped: str | None = None
     """timeout when the process ran out of time, failed when it died; None when it finished."""
     seconds: float = 0.0
+    timeout: float | None = None
+    """The time limit the process ran under."""
 
     def of_model(self, model_id: int) -> "ModelEvaluation | None":
         return self.models.get(f"model-{model_id}")

@@ -14,11 +14,14 @@ from .weights import normalise_path
 
 
 def evaluated_models(grading: Grading, export_dir: Path) -> dict[str, Path]:
-    """`model-<id>` -> exported file, for every exported model that ends in one row of class scores."""
+    """`model-<id>` -> exported file, for every exported model that may end in one row of class
+    scores: a model whose output shape the grader cannot recompute (a Lambda layer stops the shape
+    arithmetic) is sent too, so that the evaluation can say why Keras refuses it."""
     files = {}
     for export in grading.evidence.exports:
         table = grading.tables.get(export.model_id)
-        if export.file is None or table is None or table.output_shape is None or len(table.output_shape) != 2:
+        shape = table.output_shape if table is not None else None
+        if export.file is None or (shape is not None and len(shape) != 2):
             continue
         files[f"model-{export.model_id}"] = export_dir / export.file
     return files

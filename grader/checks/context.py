@@ -81,7 +81,7 @@ def not_measured(grading: Grading, check: CheckSpec, evaluation: ModelEvaluation
     process = grading.evidence.evaluation
     if process is not None and process.stopped == "timeout" and (evaluation is None or evaluation.predicted is None):
         return result(check, Outcome.ERROR, 0.0, f"Not graded: the evaluation of {what} ran out of time.",
-                      [diagnose("evaluation_timeout", seconds=f"{grading.spec.evaluation_timeout:.0f}")])
+                      [diagnose("evaluation_timeout", seconds=f"{process.timeout or grading.spec.evaluation_timeout:.0f}")])
     if evaluation is None:
         return result(check, Outcome.ERROR, 0.0, f"Not graded: {what} could not be evaluated.",
                       [diagnose("not_evaluated", what=what)])

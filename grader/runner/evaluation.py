@@ -46,7 +46,7 @@ def run_evaluation(files: dict[str, Path], evaluation_set: EvaluationSet, timeou
     if stopped is None and any(key not in report for key in files):
         stopped = "failed"
     return Evaluation(source=evaluation_set.source, labels=evaluation_set.labels, models=models,
-                      stopped=stopped, seconds=round(time.monotonic() - started, 2))
+                      stopped=stopped, seconds=round(time.monotonic() - started, 2), timeout=timeout)
 
 
 def _run(root: Path, timeout: float) -> str | None:
