@@ -32,6 +32,15 @@ CHECK_MEANINGS = {
     "execution": "every cell runs, top to bottom, in a fresh kernel, without an error",
     "architecture": "{model}, layer by layer",
     "pooling": "no model you build shrinks a feature map to nothing (0×0) with pooling or strides",
+    "accuracy": "the test accuracy of {model}, measured by the grader on its own copy of the test "
+                "images; not graded with `--quick`",
+    "reload": "the file you load back, `{file}`, holds the trained weights of {model}",
+    "training_setup": "the callbacks given to `fit` for {model}: {callbacks}",
+    "feature_maps": "what a model from the input of {model} returns: {outputs}",
+    "transfer": "a fine-class model on the reloaded, frozen extractor, and the same model trained from "
+                "scratch with the same data, batches and epochs; the grader measures what the transfer "
+                "gains; not graded with `--quick`",
+    "comparison": "measured by the grader, the test accuracy rises: {order}; not graded with `--quick`",
 }
 ARCHITECTURE_NOTE = (
     "An architecture check compares your model with the expected one layer by layer: layer types "
@@ -155,6 +164,22 @@ FASHION_TRAINING_TEXT = """
     `EarlyStopping` stops when the validation loss has not improved for 2 epochs and restores
     the best weights. At most {epochs} epochs; on a CPU, count on a minute or so per epoch.
 """
+
+
+SAVE_GRADED_TEXT = """
+    ## Save the graded models
+
+    The grader measures the accuracy of
+    {what} itself. Without `--quick` it runs this notebook as written; with `--artifacts` it
+    runs it capped and grades the model files you hand in beside the notebook, in one folder:
+    the ones this cell saves, under these names.
+"""
+
+SAVE_GRADED_MODELS = code("""
+    for key, graded_model in graded_models.items():
+        graded_model.save(f'{key}.keras')
+        print(f'saved {key}.keras')
+""")
 
 FASHION_CNN = Starter(
     lead="Build the convolutional network of the textbook chapter for Fashion-MNIST, train it with "
@@ -298,6 +323,14 @@ def show_grid(images, rows, cols, **imshow_options):
                 print(feature_maps.shape)
                 show_grid(feature_maps[0], 8, 8)
         """),
+        markdown("""
+            ## The graded model file
+
+            The grader measures the accuracy of the CNN itself. Without `--quick` it runs this
+            notebook as written; with `--artifacts` it runs it capped and grades the model file
+            you hand in beside the notebook, in one folder: `best-cnn-model.keras`, the best model
+            the checkpoint saved while training. Hand in the file this notebook writes, unchanged.
+        """),
     ),
 )
 
@@ -373,6 +406,12 @@ FASHION_POOLING = Starter(
                 plt.legend(['average pooling 3x3', 'max pooling 2x2'])
                 plt.show()
         """),
+        markdown(SAVE_GRADED_TEXT.format(what="the average-pooling CNN")),
+        code("""
+            if has_layers(avg_model):
+                avg_model.save('avg_pool.keras')
+                print('saved avg_pool.keras')
+        """),
     ),
 )
 
@@ -384,6 +423,7 @@ def conv_intro_training(key: str, summary: str = "") -> Cell:
             test_loss, test_acc = model.evaluate(test_images, test_labels)
             print(test_acc)
             test_accuracy['@key@'] = test_acc
+            graded_models['@key@'] = model
     """, summary=summary, key=key)
 
 
@@ -408,8 +448,9 @@ FASHION_CONV_INTRO = Starter(
             test_images = test_images / 255.0
             print(training_images.shape, test_images.shape)
         """),
-        code("# Helper for this notebook, and the test accuracies to compare at the end.\n" + HAS_LAYERS
-             + "\n\ntest_accuracy = {}"),
+        code("# Helper for this notebook, the test accuracies to compare at the end, and the trained\n"
+             "# models graded by accuracy, saved at the end.\n" + HAS_LAYERS
+             + "\n\ntest_accuracy = {}\ngraded_models = {}"),
         markdown("""
             ## The dense baseline
 
@@ -503,6 +544,8 @@ FASHION_CONV_INTRO = Starter(
                         axarr[row, x].grid(False)
                 plt.show()
         """),
+        markdown(SAVE_GRADED_TEXT.format(what="the dense baseline and of the CNN")),
+        SAVE_GRADED_MODELS,
     ),
 )
 
@@ -520,7 +563,7 @@ def mnist_data(shape: str) -> Cell:
     """)
 
 
-def mnist_training(key: str, batch_size: int, first_lines: str = "") -> Cell:
+def mnist_training(key: str, model_key: str, batch_size: int, first_lines: str = "") -> Cell:
     return code("""
         if has_layers(model):
             @first_lines@model.compile(optimizer='rmsprop',
@@ -530,7 +573,8 @@ def mnist_training(key: str, batch_size: int, first_lines: str = "") -> Cell:
             test_loss, test_acc = model.evaluate(test_images, test_labels)
             print('test_acc =', test_acc)
             test_accuracy['@key@'] = test_acc
-    """, first_lines=first_lines, batch_size=str(batch_size), key=key)
+            graded_models['@model_key@'] = model
+    """, first_lines=first_lines, batch_size=str(batch_size), key=key, model_key=model_key)
 
 
 def mnist_model_cell(input_shape: str, what: str) -> Cell:
@@ -558,8 +602,9 @@ MNIST_MODELS = Starter(
             from keras.datasets import mnist
             from keras.utils import to_categorical
         """),
-        code("# Helper for this notebook, and the test accuracies to compare at the end.\n" + HAS_LAYERS
-             + "\n\ntest_accuracy = {}"),
+        code("# Helper for this notebook, the test accuracies to compare at the end, and the trained\n"
+             "# models graded by accuracy, saved at the end.\n" + HAS_LAYERS
+             + "\n\ntest_accuracy = {}\ngraded_models = {}"),
         markdown("""
             ## The data
 
@@ -596,7 +641,7 @@ MNIST_MODELS = Starter(
             Train it with RMSprop, categorical cross-entropy (the labels are one-hot) and
             accuracy: 30 epochs in batches of 128, then the test set.
         """),
-        mnist_training("single dense layer", 128),
+        mnist_training("single dense layer", "dense10", 128),
         markdown("""
             ## An MLP with hidden layers
 
@@ -614,7 +659,7 @@ MNIST_MODELS = Starter(
             Its input and output tensors (in Keras 3, `model.inputs` and `model.outputs`), then
             the same training, in batches of 200.
         """),
-        mnist_training("MLP", 200, first_lines="print(model.inputs, model.outputs)\n"
+        mnist_training("MLP", "mlp", 200, first_lines="print(model.inputs, model.outputs)\n"
                                          "    print(model.input_shape, model.output_shape)\n    "),
         markdown("""
             ## A CNN
@@ -639,12 +684,14 @@ MNIST_MODELS = Starter(
                        "3·3·1·32 + 32 = 320 for the first."),
         mnist_model_cell("(28, 28, 1)", "the seven layers described above, in order"),
         markdown("Train it like the MLP: RMSprop, 30 epochs in batches of 200."),
-        mnist_training("CNN", 200),
+        mnist_training("CNN", "cnn", 200),
         markdown("## Compare\n\nThe test accuracy should rise from model to model."),
         code("""
             for name, accuracy in test_accuracy.items():
                 print(f'{name}: test accuracy {accuracy:.4f}')
         """),
+        markdown(SAVE_GRADED_TEXT.format(what="each of the three models")),
+        SAVE_GRADED_MODELS,
     ),
 )
 
@@ -885,6 +932,12 @@ CNN_TRANSFER = Starter(
                     test_loss, test_acc = sub_model.evaluate(test, keras.utils.to_categorical(ts_sub_y, n_sub))
                     print(f'{name}: fine-class test accuracy {test_acc:.2%}')
         """),
+        markdown(SAVE_GRADED_TEXT.format(what="the classifier on the coarse classes")),
+        code("""
+            if has_layers(super_model):
+                super_model.save('classifier.keras')
+                print('saved classifier.keras')
+        """),
     ),
 )
 
@@ -902,16 +955,42 @@ def read_spec(exercise_id: str) -> dict:
         return tomllib.load(handle)
 
 
+def check_meaning(check: dict, models: dict) -> str:
+    """What a check looks at, in words, with the settings the exercise's toml gives it."""
+    def described(key: str) -> str:
+        return f"`{models[key]['names'][0]}`, {models[key]['title']}"
+
+    fields = {"model": described(check["model"]) if "model" in check else ""}
+    if check["id"] == "training_setup":
+        fields["callbacks"] = " and ".join(
+            f"`{callback['class']}(" + ", ".join(f"{key}={value!r}" for key, value in callback.items()
+                                                 if key != "class") + ")`"
+            for callback in check.get("callbacks", []))
+    if check["id"] == "reload":
+        fields["file"] = check.get("file", "the file you saved")
+    if check["id"] == "feature_maps":
+        outputs = check.get("outputs", "every_layer")
+        fields["outputs"] = ("the output of every one of its layers" if outputs == "every_layer" else
+                             "its feature maps of shape " + " and ".join("×".join(map(str, shape)) for shape in outputs))
+    if check["id"] == "comparison":
+        fields["order"] = " < ".join(f"`{models[key]['names'][0]}`, {models[key]['title']}" for key in check["order"])
+    return CHECK_MEANINGS[check["id"]].format(**fields)
+
+
+def saved_models_note(spec: dict) -> str:
+    """Which model files the last cell saves, for `--artifacts` grading."""
+    graded = [check["model"] for check in spec["checks"] if check["id"] == "accuracy"]
+    files = [next(model.get("artifact", f"{key}.keras") for model in spec["models"] if model["key"] == key)
+             for key in graded]
+    return ", ".join(f"`{name}`" for name in dict.fromkeys(files))
+
+
 def grading_table(spec: dict) -> str:
     """The exercise's checks, in the grader's order, with what each looks at and its points."""
     models = {model["key"]: model for model in spec.get("models", [])}
     lines = ["| Check | What it looks at | Points |", "|---|---|---|"]
     for check in spec["checks"]:
-        meaning = CHECK_MEANINGS[check["id"]]
-        if check["id"] == "architecture":
-            model = models[check["model"]]
-            meaning = meaning.format(model=f"`{model['names'][0]}`, {model['title']}")
-        lines.append(f"| {check['name']} | {meaning} | {check['points']:g} |")
+        lines.append(f"| {check['name']} | {check_meaning(check, models)} | {check['points']:g} |")
     total = sum(check["points"] for check in spec["checks"])
     lines.append(f"| **Total** | | **{total:g}** |")
     return "\n".join(lines)
@@ -936,6 +1015,9 @@ def introduction(exercise_id: str, spec: dict, starter: Starter) -> str:
         "Until a model is built, the cells that train or inspect it print a reminder instead, so "
         "the notebook runs from top to bottom at every stage. The training cells use the seeds' "
         "settings: run them in full once your models are ready.",
+        "Accuracy is graded without `--quick`: the grader then runs the whole notebook as written, "
+        "or, with `--artifacts`, runs it capped and grades the model files you hand in beside it, "
+        f"in one folder ({saved_models_note(spec)}, which the notebook saves).",
     ]
     return "\n\n".join(part for part in parts if part)
 

@@ -2,7 +2,9 @@
 
 Names read `<codes>--<architecture>--<slug>.<ext>`: `<codes>` is `clean` or the diagnosis codes
 joined by `+`; `<architecture>` is passed, failed or error, the combined outcome of the
-exercise's architecture checks. See examples/submissions/README.md.
+exercise's architecture checks. The folder says the mode: `<exercise>/*` are graded in quick
+mode, `<exercise>/full/*` in full mode, `<exercise>/artifacts/<folder>/` (a notebook and the
+model files it saves) in --artifacts mode. See examples/submissions/README.md.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.exercises import load_spec
-from grader.grading import SUBMISSION_SUFFIXES, Submission, grade_submission, submission_in_folder
+from grader.grading import SUBMISSION_SUFFIXES, Submission, grade_submission, prepare_run, submission_in_folder
 from grader.reference import load_expected
 from grader.report.gradescope import to_gradescope
 from grader.results import Outcome, all_diagnoses
@@ -22,11 +24,61 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "submissions"
 SEEDS = Path(__file__).resolve().parent.parent / "examples" / "seeds"
 SEED_EXERCISES = {"seed_000": "fashion_cnn", "seed_001": "fashion_pooling", "seed_002": "fashion_conv_intro",
                   "seed_003": "mnist_models", "seed_004": "cnn_transfer"}
+MODE_FOLDERS = ("full", "artifacts")
+"""Subfolders of an exercise's folder named after the mode their examples are graded in; the
+examples directly in the exercise's folder are graded in quick mode."""
+
+# Examples whose name states the right verdict but which the grader gets wrong today: each is
+# expected to fail until the grader is fixed (strict, so the fix shows as a failure to clean up).
+GRADER_BUGS = {
+    "fashion_cnn/clean--passed--correct_module.py":
+        "training_setup, reload and feature_maps grade a module as a notebook: not_trained, "
+        "missing_artifact and feature_map_model_missing for build_model(), which returns an unfitted model",
+    "fashion_cnn/clean--passed--saved_model.keras":
+        "training_setup, reload and feature_maps grade a saved model as a notebook: not_trained, "
+        "feature_map_model_missing, and missing_artifact for the grader's own load of the submitted file",
+    "fashion_cnn/param_mismatch+shape_mismatch--failed--valid_padding_first_conv.ipynb":
+        "feature_maps looks for the reference's map shapes (28x28x32, 14x14x64), not the maps of the "
+        "student's convolutions: a wrong first convolution adds feature_map_model_missing",
+    "fashion_pooling/full/lambda_layer+layer_extra--failed--lambda_scaling.ipynb":
+        "the shape calculator stops at the Lambda and the architecture check then reports "
+        "shape_mismatch 'Layer conv2d outputs unknown', though not_recomputed says those shapes are "
+        "taken as the code reports them",
+    "fashion_pooling/full/custom_object+layer_extra--failed--scaling_layer_class.ipynb":
+        "a layer class defined in a notebook is saved with module None and registered_name 'Scale', "
+        "which refused_layers does not count as the notebook's: unloadable_model, not custom_object; "
+        "and the same shape_mismatch 'outputs unknown' as for a Lambda",
+}
 
 
 def example_files() -> list[Path]:
-    return sorted(p for p in EXAMPLES.glob("*/*")
-                  if "--" in p.name and (p.suffix in SUBMISSION_SUFFIXES or p.is_dir()))
+    """Every example: quick ones in the exercise's folder, the others in its mode folders."""
+    found = []
+    for exercise in sorted(path for path in EXAMPLES.iterdir() if path.is_dir()):
+        for folder in (exercise, *(exercise / mode for mode in MODE_FOLDERS)):
+            found += [path for path in folder.glob("*")
+                      if "--" in path.name and (path.suffix in SUBMISSION_SUFFIXES or path.is_dir())]
+    return sorted(found)
+
+
+def exercise_of(path: Path) -> str:
+    return path.relative_to(EXAMPLES).parts[0]
+
+
+def mode_of(path: Path) -> str:
+    parts = path.relative_to(EXAMPLES).parts
+    return parts[1] if len(parts) > 2 and parts[1] in MODE_FOLDERS else "quick"
+
+
+def example_id(path: Path) -> str:
+    return path.relative_to(EXAMPLES).as_posix()
+
+
+def example_params() -> list:
+    return [pytest.param(path, id=example_id(path),
+                         marks=[pytest.mark.xfail(strict=True, reason=GRADER_BUGS[example_id(path)])]
+                         if example_id(path) in GRADER_BUGS else [])
+            for path in example_files()]
 
 
 def parse_name(path: Path) -> tuple[set[str], str]:
@@ -34,10 +86,25 @@ def parse_name(path: Path) -> tuple[set[str], str]:
     return (set() if codes == "clean" else set(codes.split("+"))), architecture
 
 
-def options_for(run_options_for, exercise: str, codes: set[str]):
-    # A short cell limit only where the example is about time; everything runs in quick mode.
-    timeout = 15 if "timeout" in codes else 180
-    return run_options_for(exercise, quick=True, timeout=timeout, memory_limit_bytes=3 * 2**30)
+@pytest.fixture(scope="module")
+def options_for(run_options_for, tmp_path_factory):
+    """RunOptions per (exercise, mode, timeout): the shared fixture's for quick and full mode,
+    prepared here for --artifacts, which it does not offer."""
+    prepared = {}
+
+    def make(exercise: str, mode: str, codes: set[str]):
+        # A short cell limit only where the example is about time.
+        timeout = 15 if "timeout" in codes else 180
+        if mode != "artifacts":
+            return run_options_for(exercise, quick=mode == "quick", timeout=timeout, memory_limit_bytes=3 * 2**30)
+        key = (exercise, mode, timeout)
+        if key not in prepared:
+            prepared[key] = prepare_run(load_spec(exercise), tmp_path_factory.mktemp(f"{exercise}-{mode}"),
+                                        quick=False, timeout=timeout, data_dir=None,
+                                        memory_limit_bytes=3 * 2**30, artifacts=True)
+        return prepared[key]
+
+    return make
 
 
 def architecture_verdict(result) -> str:
@@ -49,20 +116,23 @@ def architecture_verdict(result) -> str:
 
 @pytest.mark.slow
 @pytest.mark.kernel
-@pytest.mark.parametrize("path", example_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_example_gets_exactly_the_codes_in_its_name(path, run_options_for):
+@pytest.mark.parametrize("path", example_params())
+def test_example_gets_exactly_the_codes_in_its_name(path, options_for):
     codes, architecture = parse_name(path)
-    exercise = path.parent.name
+    exercise, mode = exercise_of(path), mode_of(path)
     spec = load_spec(exercise)
     submission = submission_in_folder(path) if path.is_dir() else Submission(path.stem, path)
-    result = grade_submission(submission, spec, load_expected(spec.reference),
-                              options_for(run_options_for, exercise, codes))
+    result = grade_submission(submission, spec, load_expected(spec.reference), options_for(exercise, mode, codes))
+    assert result.mode == mode
     emitted = {d.code for d in all_diagnoses(result) if d.kind.audience == "student"}
     assert emitted == codes, [f"{d.code}: {d.message}" for d in all_diagnoses(result)]
     assert architecture_verdict(result) == architecture, [(c.name, c.outcome, c.summary) for c in result.checks]
-    results = to_gradescope(result)
-    json.dumps(results)
-    assert (results["score"] == sum(t["max_score"] for t in results["tests"])) == (not codes)
+    json.dumps(to_gradescope(result))
+    # Quick mode skips the checks that need real training (they score 0): clean means that every
+    # check passed or was skipped, and a passed check has all its points.
+    outcomes = [(check.name, check.outcome, check.summary) for check in result.checks]
+    assert all(check.outcome in (Outcome.PASSED, Outcome.SKIPPED) for check in result.checks) == (not codes), outcomes
+    assert all(check.score == check.max_score for check in result.checks if check.outcome is Outcome.PASSED)
 
 
 @pytest.mark.slow
@@ -88,7 +158,10 @@ def test_every_example_name_follows_the_convention():
         codes, architecture = parse_name(path)
         assert architecture in ("passed", "failed", "error"), path.name
         assert codes <= set(CATALOGUE), (path.name, codes - set(CATALOGUE))
-        assert path.parent.name in SEED_EXERCISES.values(), path
+        assert exercise_of(path) in SEED_EXERCISES.values(), path
+        if mode_of(path) == "artifacts":
+            assert path.is_dir() and submission_in_folder(path).artifacts, f"{path}: a notebook and its model files"
+    assert set(GRADER_BUGS) <= {example_id(path) for path in example_files()}, "a known grader bug names no example"
 
 
 def test_every_catalogued_student_code_has_an_example():

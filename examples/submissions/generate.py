@@ -3,14 +3,17 @@
     python examples/submissions/generate.py                  # notebooks, modules, invalid files
     python examples/submissions/generate.py --saved-models   # also (re)write the .keras files
 
-Name: `<codes>--<architecture>--<slug>.<ext>` inside `examples/submissions/<exercise_id>/`.
-`<codes>` is `clean` or the diagnosis codes the grader must emit, sorted and joined with `+`;
-`<architecture>` is the combined verdict of the exercise's architecture checks (passed, failed,
-error). README.md in this folder lists what each file demonstrates.
+Name: `<codes>--<architecture>--<slug>.<ext>` inside `examples/submissions/<exercise_id>/`
+(graded in quick mode), its `full/` (full mode) or, for a folder holding a notebook and the
+model files it saves, its `artifacts/` (--artifacts mode). `<codes>` is `clean` or the diagnosis
+codes the grader must emit, sorted and joined with `+`; `<architecture>` is the combined verdict
+of the exercise's architecture checks (passed, failed, error). README.md in this folder lists
+what each file demonstrates.
 
 Notebooks and modules are written deterministically (sorted keys, cell ids from the index).
 The .keras files need TensorFlow, and a .keras zip records its save time, so they are written
-only when missing or when --saved-models is given.
+only when missing or when --saved-models is given. Nothing is deleted: after renaming an
+example here, remove the file under its old name.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from textwrap import dedent
 
 HERE = Path(__file__).resolve().parent
+ARTIFACT_MISMATCH = "artifact_mismatch--passed--uploaded_dense_model"
 
 
 def code(text: str) -> tuple[str, str]:
@@ -116,6 +120,16 @@ FASHION_FEATURE_MAPS = code("""
     conv_acti = keras.Model(model.inputs, model.layers[0].output)
     feature_maps = conv_acti.predict(train_scaled[0:1])
     print(feature_maps.shape)
+    conv2_acti = keras.Model(model.inputs, model.layers[2].output)
+    feature_maps = conv2_acti.predict(train_scaled[0:1])
+    print(feature_maps.shape)
+""")
+
+# Seeds 000/001 stop after the first convolution's maps: the exercise wants both.
+FASHION_FIRST_MAPS_ONLY = code("""
+    conv_acti = keras.Model(model.inputs, model.layers[0].output)
+    feature_maps = conv_acti.predict(train_scaled[0:1])
+    print(feature_maps.shape)
 """)
 
 FASHION_TITLE = markdown("""
@@ -125,16 +139,30 @@ FASHION_TITLE = markdown("""
 """)
 
 
-def fashion_with_model(model_cell: tuple[str, str], title: str) -> list[tuple[str, str]]:
-    """The quick fashion_cnn notebook around a variant of the model cell."""
+def fashion_with_model(model_cell: tuple[str, str], title: str, training=FASHION_TRAIN,
+                       feature_maps=FASHION_FEATURE_MAPS) -> list[tuple[str, str]]:
+    """The quick fashion_cnn notebook around a variant of the model cell: trained with the
+    checkpoint and early stopping, the best model reloaded, the maps of both convolutions."""
     return [markdown(f"# Fashion-MNIST CNN\n\n{title}"), FASHION_DATA, model_cell,
-            FASHION_TRAIN, FASHION_EVALUATE, FASHION_TEST]
+            training, FASHION_EVALUATE, FASHION_TEST, FASHION_RELOAD, feature_maps]
 
 
 def fashion_with_cell(cell: tuple[str, str], title: str, after=FASHION_EVALUATE) -> list[tuple[str, str]]:
     """The correct quick notebook with one extra cell (the one that fails) after `after`."""
     cells = fashion_with_model(FASHION_MODEL, title)
     return cells[:cells.index(after) + 1] + [cell] + cells[cells.index(after) + 1:]
+
+
+def replaced(cells: list[tuple[str, str]], old: tuple[str, str], new: tuple[str, str]) -> list[tuple[str, str]]:
+    """`cells` with the cell `old` replaced by `new` (no later cell uses what `old` defines)."""
+    return [new if cell == old else cell for cell in cells]
+
+
+def fashion_untrained(training_cell: tuple[str, str], title: str) -> list[tuple[str, str]]:
+    """The training cell fails, so the CNN is never trained and the checkpoint never written:
+    nothing is reloaded (there is no file), the feature maps come from the untrained model."""
+    return [markdown(f"# Fashion-MNIST CNN\n\n{title}"), FASHION_DATA, FASHION_MODEL, training_cell,
+            FASHION_PREDICT, FASHION_FEATURE_MAPS]
 
 
 def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
@@ -144,6 +172,39 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
             FASHION_TITLE, FASHION_DATA, FASHION_MODEL, FASHION_TRAIN, FASHION_EVALUATE,
             FASHION_PREDICT, FASHION_TEST, FASHION_RELOAD, FASHION_WEIGHTS, FASHION_FEATURE_MAPS,
         ],
+        # --artifacts: the folder holds the notebook and the model file it saves; the file, written
+        # by write_saved_models, is a dense network, not the CNN the notebook builds.
+        f"artifacts/{ARTIFACT_MISMATCH}/fashion_cnn.ipynb": [
+            FASHION_TITLE, FASHION_DATA, FASHION_MODEL, FASHION_TRAIN, FASHION_EVALUATE,
+            FASHION_PREDICT, FASHION_TEST, FASHION_RELOAD, FASHION_WEIGHTS, FASHION_FEATURE_MAPS,
+        ],
+        # The workflow around the model: training set-up, checkpoint, reload, feature maps.
+        "feature_map_model_missing--passed--first_conv_maps_only.ipynb": fashion_with_model(
+            FASHION_MODEL, "Seeds 000/001 show the first convolution's maps only; the exercise "
+            "also wants the second's (14x14x64).", feature_maps=FASHION_FIRST_MAPS_ONLY),
+        "not_reloaded--passed--checkpoint_never_loaded.ipynb": [
+            cell for cell in fashion_with_model(
+                FASHION_MODEL, "The checkpoint is written, but the best model is never loaded back.")
+            if cell != FASHION_RELOAD],
+        "missing_artifact--passed--checkpoint_to_another_file.ipynb": [
+            cell for cell in fashion_with_model(
+                FASHION_MODEL, "The checkpoint goes to `best-model.keras`; the exercise's "
+                "`best-cnn-model.keras` is never written (nor anything loaded back).",
+                training=swap(FASHION_TRAIN, "'best-cnn-model.keras'", "'best-model.keras'"))
+            if cell != FASHION_RELOAD],
+        "reload_mismatch--passed--saved_before_fit.ipynb": fashion_with_model(
+            FASHION_MODEL, "`best-cnn-model.keras` is saved once the model is compiled, before `fit`; "
+            "the checkpoint goes to `checkpoint.keras`, so the file reloaded holds untrained weights.",
+            training=swap(swap(FASHION_TRAIN, "'best-cnn-model.keras'", "'checkpoint.keras'"),
+                          "checkpoint_cb = ", "model.save('best-cnn-model.keras')\ncheckpoint_cb = ")),
+        "missing_callback--passed--no_early_stopping.ipynb": fashion_with_model(
+            FASHION_MODEL, "`fit` gets the checkpoint but no `EarlyStopping`.",
+            training=swap(swap(FASHION_TRAIN, "early_stopping_cb = keras.callbacks.EarlyStopping(patience=2,\n"
+                                              "                                                  restore_best_weights=True)\n", ""),
+                          "callbacks=[checkpoint_cb, early_stopping_cb]", "callbacks=[checkpoint_cb]")),
+        "setting_mismatch--passed--early_stopping_patience_3.ipynb": fashion_with_model(
+            FASHION_MODEL, "`EarlyStopping(patience=3)`: the exercise stops after 2 epochs without improvement.",
+            training=swap(FASHION_TRAIN, "EarlyStopping(patience=2", "EarlyStopping(patience=3")),
         # Errors that leave the model intact: the architecture passes.
         "syntax_error--passed--unclosed_bracket.ipynb": fashion_with_cell(code("""
             print(model.evaluate(val_scaled, val_target)
@@ -158,15 +219,16 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
         "attribute_typo--passed--model_evalute.ipynb": fashion_with_cell(code("""
             model.evalute(val_scaled, val_target)
         """), "`evaluate` misspelt."),
-        "unknown_fit_argument--passed--fit_epoch_singular.ipynb": fashion_with_model(
-            FASHION_MODEL, "`epoch=1` instead of `epochs=1`.")[:3] + [
-            swap(FASHION_TRAIN, "epochs=1", "epoch=1"), FASHION_EVALUATE, FASHION_TEST],
+        # The training cell itself fails: the CNN is never trained, no checkpoint is written.
+        "missing_artifact+not_trained+unknown_fit_argument--passed--fit_epoch_singular.ipynb": fashion_untrained(
+            swap(FASHION_TRAIN, "epochs=1", "epoch=1"),
+            "`epoch=1` instead of `epochs=1`: `fit` raises, so nothing is trained or saved."),
         "missing_channel_dim--passed--input_without_channel_then_fixed.ipynb": [
             markdown("# Fashion-MNIST CNN\n\nThe first try gives the images no channel axis; "
                      "the student fixes it in the next cell."),
             FASHION_DATA, no_channel,
             markdown("The error says the convolution wants 4 axes: add the channel."),
-            FASHION_MODEL, FASHION_TRAIN, FASHION_EVALUATE, FASHION_TEST,
+            FASHION_MODEL, FASHION_TRAIN, FASHION_EVALUATE, FASHION_TEST, FASHION_RELOAD, FASHION_FEATURE_MAPS,
         ],
         "legacy_save_format--passed--save_without_extension.ipynb": fashion_with_cell(code("""
             model.save('my_model')
@@ -174,23 +236,16 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
         "legacy_load_format--passed--load_model_folder.ipynb": fashion_with_cell(code("""
             reloaded = keras.models.load_model('my_model')
         """), "Keras 2's SavedModel folder, loaded: `keras.models.load_model('my_model')`."),
-        "compile_positional_metrics--passed--compile_positional_accuracy.ipynb": [
-            markdown("# Fashion-MNIST CNN\n\nSeed 004's `compile('Adam', loss, 'accuracy')`: "
-                     "the third positional argument is `loss_weights` in Keras 3."),
-            FASHION_DATA, FASHION_MODEL,
-            code("""
-                model.compile('adam', 'sparse_categorical_crossentropy', 'accuracy')
-                history = model.fit(train_scaled, train_target, epochs=1,
-                                    validation_data=(val_scaled, val_target))
-            """),
-            FASHION_PREDICT,
-        ],
-        "metrics_not_list--passed--metrics_string.ipynb": [
-            markdown("# Fashion-MNIST CNN\n\nSeeds 000/001: `metrics='accuracy'`."),
-            FASHION_DATA, FASHION_MODEL,
+        "compile_positional_metrics+missing_artifact+not_trained--passed--compile_positional_accuracy.ipynb":
+            fashion_untrained(
+                swap(FASHION_TRAIN, "optimizer='adam', loss='sparse_categorical_crossentropy',\n"
+                                    "              metrics=['accuracy']",
+                     "'adam', 'sparse_categorical_crossentropy', 'accuracy'"),
+                "Seed 004's `compile('Adam', loss, 'accuracy')`: the third positional argument is "
+                "`loss_weights` in Keras 3, so `compile` raises and the `fit` after it never runs."),
+        "metrics_not_list+missing_artifact+not_trained--passed--metrics_string.ipynb": fashion_untrained(
             swap(FASHION_TRAIN, "metrics=['accuracy']", "metrics='accuracy'"),
-            FASHION_PREDICT,
-        ],
+            "Seeds 000/001: `metrics='accuracy'`; `compile` raises and the `fit` after it never runs."),
         "sequential_input_undefined--passed--model_input_feature_map.ipynb": fashion_with_cell(code("""
             conv_acti = keras.Model(model.input, model.layers[0].output)
             feature_maps = conv_acti.predict(train_scaled[0:1])
@@ -207,12 +262,12 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
                 drive.mount('/content/drive')
             """),
         ] + fashion_with_model(FASHION_MODEL, "")[1:],
-        "hard_coded_count--passed--reshape_12000_test_images.ipynb": fashion_with_model(
-            FASHION_MODEL, "The 10,000 test images reshaped as 12,000.")[:-1] + [
-            swap(FASHION_TEST, "reshape(-1, 28, 28, 1)", "reshape(12000, 28, 28, 1)")],
-        "runtime_error--passed--reshape_29x29.ipynb": fashion_with_model(
-            FASHION_MODEL, "The test images are reshaped to the wrong size.")[:-1] + [
-            swap(FASHION_TEST, "reshape(-1, 28, 28, 1)", "reshape(-1, 29, 29, 1)")],
+        "hard_coded_count--passed--reshape_12000_test_images.ipynb": replaced(
+            fashion_with_model(FASHION_MODEL, "The 10,000 test images reshaped as 12,000."),
+            FASHION_TEST, swap(FASHION_TEST, "reshape(-1, 28, 28, 1)", "reshape(12000, 28, 28, 1)")),
+        "runtime_error--passed--reshape_29x29.ipynb": replaced(
+            fashion_with_model(FASHION_MODEL, "The test images are reshaped to the wrong size."),
+            FASHION_TEST, swap(FASHION_TEST, "reshape(-1, 28, 28, 1)", "reshape(-1, 29, 29, 1)")),
         # Wrong architectures: the model is built and trained, but it is not the expected one.
         "param_mismatch+shape_mismatch--failed--valid_padding_first_conv.ipynb":
             fashion_with_model(
@@ -237,7 +292,9 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
             swap(FASHION_MODEL, "model.add(keras.layers.MaxPooling2D(2))\nmodel.add(keras.layers.Conv2D(64",
                  "model.add(keras.layers.BatchNormalization())\n"
                  "model.add(keras.layers.MaxPooling2D(2))\nmodel.add(keras.layers.Conv2D(64"),
-            "A BatchNormalization after the first convolution: no other layer changes."),
+            "A BatchNormalization after the first convolution: no other layer changes (the second "
+            "convolution is now `model.layers[3]`).",
+            feature_maps=swap(FASHION_FEATURE_MAPS, "model.layers[2]", "model.layers[3]")),
         "layer_extra+param_mismatch--failed--extra_dense_64.ipynb": fashion_with_model(
             swap(FASHION_MODEL, "model.add(keras.layers.Dense(10,",
                  "model.add(keras.layers.Dense(64, activation='relu'))\nmodel.add(keras.layers.Dense(10,"),
@@ -248,15 +305,15 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
                  "model.add(keras.layers.AveragePooling2D(2))\nmodel.add(keras.layers.Conv2D(64"),
             "AveragePooling2D(2) where MaxPooling2D(2) belongs: same shapes, same counts."),
         "wrong_output_classes--failed--dense_5_output.ipynb": [
-            markdown("# Fashion-MNIST CNN\n\nFive outputs for ten classes. Not trained: "
-                     "labels 5 to 9 would make the loss fail."),
+            markdown("# Fashion-MNIST CNN\n\nFive outputs for ten classes. Labels 5 to 9 would make "
+                     "the loss fail, so the student trains on the first five classes only."),
             FASHION_DATA,
-            swap(FASHION_MODEL, "Dense(10, activation='softmax')", "Dense(5, activation='softmax')"),
             code("""
-                model.compile(optimizer='adam', loss='sparse_categorical_crossentropy',
-                              metrics=['accuracy'])
-                print(model.predict(val_scaled[:5]).shape)
+                train_scaled, train_target = train_scaled[train_target < 5], train_target[train_target < 5]
+                val_scaled, val_target = val_scaled[val_target < 5], val_target[val_target < 5]
             """),
+            swap(FASHION_MODEL, "Dense(10, activation='softmax')", "Dense(5, activation='softmax')"),
+            FASHION_TRAIN, FASHION_EVALUATE, FASHION_RELOAD, FASHION_FEATURE_MAPS,
         ],
         # Errors that stop the model from being built or judged.
         "missing_channel_dim--error--input_without_channel.ipynb": [
@@ -295,9 +352,9 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
 
 def hostile(text: str, title: str) -> list[tuple[str, str]]:
     return [
-        markdown(f"# Fashion-MNIST CNN\n\n{title} The CNN is built (untrained) before it."),
-        code("from tensorflow import keras"),
-        FASHION_MODEL,
+        markdown(f"# Fashion-MNIST CNN\n\n{title} The CNN is built, trained, reloaded and its "
+                 "feature maps shown before it."),
+        FASHION_DATA, FASHION_MODEL, FASHION_TRAIN, FASHION_RELOAD, FASHION_FEATURE_MAPS,
         code(text),
         code("print('not reached')"),
     ]
@@ -410,6 +467,7 @@ TRANSFER_LOAD = code("""
 """)
 
 TRANSFER_FINE = code("""
+    load_shared_model.trainable = False  # only the new head learns
     load_sub_input_layer = tf.keras.Input((32, 32, 3))
     flat_layer = tf.keras.layers.Flatten()(load_shared_model(load_sub_input_layer))
     load_sub_output_layer = tf.keras.layers.Dense(n_sub, activation='softmax')(flat_layer)
@@ -420,19 +478,38 @@ TRANSFER_FINE = code("""
 """)
 
 
+TRANSFER_SCRATCH = code("""
+    # The same architecture from scratch, on the same budget: what did the coarse training bring?
+    scratch_input_layer = tf.keras.Input((32, 32, 3))
+    flat_layer = tf.keras.layers.Flatten()(shared_function()(scratch_input_layer))
+    scratch_output_layer = tf.keras.layers.Dense(n_sub, activation='softmax')(flat_layer)
+    scratch_sub_model = tf.keras.models.Model(scratch_input_layer, scratch_output_layer)
+    scratch_sub_model.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
+    history_scratch = scratch_sub_model.fit(train, tf.keras.utils.to_categorical(tr_sub_y, n_sub),
+                                            batch_size=200, epochs=1)
+""")
+
+
+def seeded(cell: tuple[str, str], after: str, keras: str = "keras") -> tuple[str, str]:
+    """`cell` with Keras's random seed set after the line `after`: a full-mode example must give
+    the same accuracies, hence the same verdict, on every run."""
+    return swap(cell, after, after + f"{keras}.utils.set_random_seed(0)  # the same run every time\n")
+
+
 def transfer_notebook(title: str, strided=(TRANSFER_STRIDED, TRANSFER_STRIDED_FIT),
-                      extra_after_strided=(), before_data=()) -> list[tuple[str, str]]:
+                      extra_after_strided=(), before_data=(),
+                      transfer=(TRANSFER_FINE, TRANSFER_SCRATCH), data=TRANSFER_DATA) -> list[tuple[str, str]]:
     return [
         markdown(f"## Week10. Convolutional Neural Network\n\n{title}"),
         *before_data,
-        TRANSFER_DATA,
+        data,
         markdown("## 1. Tensorflow - Convolution layer"),
         TRANSFER_CONV,
         markdown("## 2. Tensorflow - Pooling layer"),
         *strided,
         *extra_after_strided,
         markdown("## 3. Transfer learning"),
-        TRANSFER_EXTRACTOR, TRANSFER_CLASSIFIER, TRANSFER_SAVE, TRANSFER_LOAD, TRANSFER_FINE,
+        TRANSFER_EXTRACTOR, TRANSFER_CLASSIFIER, TRANSFER_SAVE, TRANSFER_LOAD, *transfer,
     ]
 
 
@@ -446,7 +523,30 @@ def cnn_transfer_notebooks() -> dict[str, list[tuple[str, str]]]:
     return {
         "clean--passed--correct.ipynb": transfer_notebook(
             "Conv2D, the strided CNN, the shared extractor saved as .keras and reloaded, "
-            "and a fine-class head on the reloaded extractor."),
+            "a fine-class head on the reloaded, frozen extractor, and the same model from scratch."),
+        "base_not_reloaded--passed--head_on_extractor_in_memory.ipynb": transfer_notebook(
+            "The fine-class head goes on `shared_model`, the extractor still in memory, not on the "
+            "`load_shared_model` loaded back from its file.",
+            transfer=(swap(swap(TRANSFER_FINE, "load_shared_model.trainable", "shared_model.trainable"),
+                           "(load_shared_model(load_sub_input_layer))", "(shared_model(load_sub_input_layer))"),
+                      TRANSFER_SCRATCH)),
+        "base_not_frozen--passed--extractor_left_trainable.ipynb": transfer_notebook(
+            "The reloaded extractor is not frozen: the fine-class training overwrites its features.",
+            transfer=(swap(TRANSFER_FINE, "load_shared_model.trainable = False  # only the new head learns\n", ""),
+                      TRANSFER_SCRATCH)),
+        "missing_baseline--passed--no_model_from_scratch.ipynb": transfer_notebook(
+            "The transfer model is trained, but nothing from scratch to compare it with.",
+            transfer=(TRANSFER_FINE,)),
+        # Full mode: 200 images and one epoch per stage, as written; the grader measures the
+        # classifier and both fine-class models on the 1,500 test images.
+        "full/accuracy_below_threshold+no_transfer_gain--passed--one_epoch_on_200_images.ipynb": transfer_notebook(
+            "The correct notebook on 200 images, run as written: one epoch per stage is far from the "
+            "classifier's pass mark, and the coarse training brings the fine classes almost nothing.",
+            data=seeded(("code", TRANSFER_DATA[1].replace("[:400]", "[:200]")), "import tensorflow as tf\n",
+                        "tf.keras")),
+        "unfair_baseline--passed--scratch_batch_100.ipynb": transfer_notebook(
+            "The model from scratch trains with batches of 100, twice the steps of the transfer model.",
+            transfer=(TRANSFER_FINE, swap(TRANSFER_SCRATCH, "batch_size=200", "batch_size=100"))),
         "pooling_collapse--passed--pool_model_beside_strided.ipynb": transfer_notebook(
             "The correct notebook plus seed 004's `model_pool`: MaxPool2D in every strided "
             "block collapses the map (1x1 -> 0x0) in the third block.",
@@ -525,10 +625,23 @@ def fashion_conv_intro_notebooks() -> dict[str, list[tuple[str, str]]]:
     # 'softmax_v2', not as Keras's 'softmax'; it is the same activation and must pass.
     tf_nn = swap(swap(dense, "activation='relu'", "activation=tf.nn.relu"),
                  "activation='softmax'", "activation=tf.nn.softmax")
+    few_images = swap(swap(cnn, "model.fit(training_images, training_labels, epochs=1)",
+                           "model.fit(training_images[:100], training_labels[:100], epochs=1)"),
+                      "model.summary()\n", "model.summary()\n# 100 images: a quick try that was never rerun in full.\n")
     return {
         "clean--passed--correct.ipynb": [title, data, dense, cnn, activations],
         "clean--passed--tf_nn_activations.ipynb": [title, data, tf_nn, cnn, activations],
-        "attribute_typo--passed--keras_model_module.ipynb": [title, data, dense, cnn, typo],
+        # The typo is in the cell that builds the activation model, so there is none.
+        "attribute_typo+feature_map_model_missing--passed--keras_model_module.ipynb": [title, data, dense, cnn, typo],
+        # Full mode: the notebook runs as written and the grader measures both models.
+        "full/accuracy_below_threshold+accuracy_order--passed--cnn_trained_on_100_images.ipynb": [
+            markdown("""
+                # Improving the Fashion classifier with convolutions
+
+                The dense baseline trains on 2,000 images, the CNN on 100 only: measured by the
+                grader, the CNN does worse than the baseline, and neither reaches its pass mark.
+            """),
+            seeded(data, "import tensorflow as tf\n", "tf.keras"), dense, few_images, activations],
     }
 
 
@@ -562,10 +675,53 @@ def fashion_pooling_notebooks() -> dict[str, list[tuple[str, str]]]:
         max_model.add(keras.layers.Dense(10, activation='softmax'))
         max_model.summary()
     """)
+    full_data = seeded(FASHION_DATA, "from sklearn.model_selection import train_test_split\n")
+    unscaled = swap(full_data, "train_input[:2500].reshape(-1, 28, 28, 1) / 255.0",
+                    "train_input[:2500].reshape(-1, 28, 28, 1)  # scaled inside the model")
+    scaling_layer = code("""
+        class Scale(keras.layers.Layer):
+            \"\"\"Divides the pixels by 255, inside the model.\"\"\"
+
+            def call(self, inputs):
+                return inputs / 255.0
+    """)
+
+    def scaled_inside(first_layer: str) -> tuple[str, str]:
+        return swap(average, "model = keras.Sequential()\n",
+                    f"model = keras.Sequential()\nmodel.add(keras.Input((28, 28, 1)))\nmodel.add({first_layer})\n")
+
     return {
         "clean--passed--correct.ipynb": [
             markdown("# Pooling experiments\n\nAverage pooling (3x3) against max pooling (2x2)."),
             FASHION_DATA, average, FASHION_TRAIN, FASHION_EVALUATE, maximum,
+        ],
+        # Full mode: the notebook runs as written (one epoch on 2,000 images: seconds) and the
+        # grader measures the average-pooling CNN on the 10,000 test images.
+        "full/accuracy_below_threshold--passed--one_epoch_on_2000_images.ipynb": [
+            markdown("# Pooling experiments\n\nThe correct notebook, trained for one epoch on 2,000 "
+                     "images: far from the pass mark."),
+            full_data, average, FASHION_TRAIN, FASHION_EVALUATE, maximum,
+        ],
+        "full/not_trained--passed--avg_model_never_fitted.ipynb": [
+            markdown("# Pooling experiments\n\nThe average-pooling CNN is built and compiled, never trained."),
+            full_data, average,
+            code("""
+                model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])
+                model.evaluate(val_scaled, val_target)
+            """),
+            maximum,
+        ],
+        "full/lambda_layer+layer_extra--failed--lambda_scaling.ipynb": [
+            markdown("# Pooling experiments\n\nThe pixels are scaled inside the model by a `Lambda` "
+                     "layer, which the grader will not load."),
+            unscaled, scaled_inside("keras.layers.Lambda(lambda x: x / 255.0)"),
+            FASHION_TRAIN, FASHION_EVALUATE, maximum,
+        ],
+        "full/custom_object+layer_extra--failed--scaling_layer_class.ipynb": [
+            markdown("# Pooling experiments\n\nThe pixels are scaled inside the model by a layer class "
+                     "defined in the notebook, which the grader cannot load."),
+            unscaled, scaling_layer, scaled_inside("Scale()"),
+            FASHION_TRAIN, FASHION_EVALUATE, maximum,
         ],
     }
 
@@ -722,6 +878,46 @@ MODULES = {
             model.add(layers.Dense(10, activation="softmax"))
             return compiled(model)
     ''',
+    "mnist_models/returned_not_a_model--error--build_cnn_returns_none.py": '''
+        """The MNIST ladder, but build_cnn() builds the CNN and forgets to return it."""
+
+        from tensorflow.keras import layers, models
+
+
+        def compiled(model):
+            model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+
+        def build_dense10():
+            model = models.Sequential()
+            model.add(layers.Input((28 * 28 * 1,)))
+            model.add(layers.Dense(10, activation="softmax"))
+            return compiled(model)
+
+
+        def build_mlp():
+            model = models.Sequential()
+            model.add(layers.Input((28 * 28 * 1,)))
+            model.add(layers.Dense(100, activation="relu"))
+            model.add(layers.Dense(100, activation="relu"))
+            model.add(layers.Flatten())
+            model.add(layers.Dense(10, activation="softmax"))
+            return compiled(model)
+
+
+        def build_cnn():
+            model = models.Sequential()
+            model.add(layers.Input((28, 28, 1)))
+            model.add(layers.Conv2D(32, (3, 3), activation="relu"))
+            model.add(layers.MaxPooling2D((2, 2)))
+            model.add(layers.Conv2D(64, (3, 3), activation="relu"))
+            model.add(layers.MaxPooling2D((2, 2)))
+            model.add(layers.Conv2D(64, (3, 3), activation="relu"))
+            model.add(layers.Flatten())
+            model.add(layers.Dense(10, activation="softmax"))
+            compiled(model)
+    ''',
 }
 
 # Files that are not notebooks at all, written byte for byte.
@@ -775,18 +971,39 @@ def all_notebooks() -> dict[str, list[tuple[str, str]]]:
 
 
 def write_saved_models(force: bool) -> None:
-    """The correct fashion_cnn CNN, untrained, saved with model.save (the reference builder)."""
-    target = HERE / "fashion_cnn" / "clean--passed--saved_model.keras"
-    if target.exists() and not force:
-        return
-    sys.path.insert(0, str(HERE.parents[1]))
-    import keras
+    """The .keras files, each written when missing or when forced: the correct fashion_cnn CNN,
+    untrained, saved with model.save (the reference builder); and for --artifacts, an uploaded
+    file of another architecture."""
+    builders = {HERE / "fashion_cnn" / "clean--passed--saved_model.keras": reference_cnn,
+                HERE / "fashion_cnn" / "artifacts" / ARTIFACT_MISMATCH / "best-cnn-model.keras": dense_model}
+    for target, build in builders.items():
+        if target.exists() and not force:
+            continue
+        sys.path.insert(0, str(HERE.parents[1]))
+        import keras
 
+        keras.utils.set_random_seed(0)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        build(keras).save(target)
+        print(f"wrote {target.relative_to(HERE)}")
+
+
+def reference_cnn(keras):
     from grader.resources import load_reference_module
 
-    keras.utils.set_random_seed(0)
-    load_reference_module("fashion_cnn").build_cnn().save(target)
-    print(f"wrote {target.relative_to(HERE)}")
+    return load_reference_module("fashion_cnn").build_cnn()
+
+
+def dense_model(keras):
+    """A dense network where the CNN belongs: the file of another attempt, uploaded by mistake."""
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
 
 def main() -> None:

@@ -131,6 +131,17 @@ def parse_name(path: Path) -> tuple[list[str], str]:
     return ([] if codes == "clean" else codes.split("+")), architecture
 
 
+def example_paths(folder: Path) -> list[tuple[Path, Path]]:
+    """(the file to run, the path whose name states the verdict) for every example of an
+    exercise: its folder's files, those of its full/ folder, and the notebook of each
+    artifacts/ folder (whose model files the run does not use)."""
+    found = [(path, path) for path in sorted(folder.iterdir()) if path.is_file() and "--" in path.name]
+    found += [(path, path) for path in sorted((folder / "full").glob("*--*")) if path.is_file()]
+    for submission in sorted((folder / "artifacts").glob("*--*")):
+        found += [(notebook, submission) for notebook in sorted(submission.glob("*.ipynb"))[:1]]
+    return found
+
+
 def reference_signatures(exercise: str) -> dict[str, dict]:
     """Layer tables of the reference models, with cnn_transfer's heads at the spec's 4 classes."""
     sys.path.insert(0, str(ROOT))
@@ -301,11 +312,11 @@ def main() -> int:
     for folder in sorted(p for p in HERE.iterdir() if p.is_dir()):
         spec = tomllib.loads((ROOT / "exercises" / folder.name / "exercise.toml").read_text())
         references = reference_signatures(folder.name)
-        for path in sorted(folder.iterdir()):
-            relative = f"{folder.name}/{path.name}"
+        for path, named in example_paths(folder):
+            relative = named.relative_to(HERE).as_posix()
             if args.only not in relative:
                 continue
-            codes, expected_architecture = parse_name(path)
+            codes, expected_architecture = parse_name(named)
             if path.name.startswith(SKIPPED) or codes == ["invalid_notebook"]:
                 print(f"SKIP {relative}", flush=True)
                 continue
