@@ -16,6 +16,12 @@ from .checks.context import Grading
 from .checks.models import find_models, tables_for
 from .checks.registry import CHECKS
 
+NOT_FOR_KIND = {
+    "module": "Not checked for a module: its functions return models before training; this check "
+              "is about what a notebook does with them (training, saving, reloading, evaluating).",
+    "saved_model": "Not checked for a saved model: it shows the trained model, not how it was trained, "
+                   "saved or reloaded.",
+}
 QUICK_SKIP = ("Skipped in the quick self-check: training was capped, so this is not graded here. "
               "Grade without --quick (or with --artifacts and your saved model files) to have it graded.")
 
@@ -54,6 +60,8 @@ def run_check(grading: Grading, check: CheckSpec) -> CheckResult:
         return _unjudged(check, Outcome.ERROR, "Not checked: the submission could not be read.")
     if evidence.unwatched and check.id != "execution":
         return _unjudged(check, Outcome.ERROR, "Not checked: the grader could not examine the run (see the execution check).")
+    if evidence.kind not in CHECKS[check.id].kinds:
+        return _unjudged(check, Outcome.SKIPPED, NOT_FOR_KIND.get(evidence.kind, "Not checked for this kind of submission."))
     if grading.mode == "quick" and CHECKS[check.id].training:
         return _unjudged(check, Outcome.SKIPPED, QUICK_SKIP)
     return CHECKS[check.id].run(grading, check)

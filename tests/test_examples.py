@@ -30,25 +30,7 @@ examples directly in the exercise's folder are graded in quick mode."""
 
 # Examples whose name states the right verdict but which the grader gets wrong today: each is
 # expected to fail until the grader is fixed (strict, so the fix shows as a failure to clean up).
-GRADER_BUGS = {
-    "fashion_cnn/clean--passed--correct_module.py":
-        "training_setup, reload and feature_maps grade a module as a notebook: not_trained, "
-        "missing_artifact and feature_map_model_missing for build_model(), which returns an unfitted model",
-    "fashion_cnn/clean--passed--saved_model.keras":
-        "training_setup, reload and feature_maps grade a saved model as a notebook: not_trained, "
-        "feature_map_model_missing, and missing_artifact for the grader's own load of the submitted file",
-    "fashion_cnn/param_mismatch+shape_mismatch--failed--valid_padding_first_conv.ipynb":
-        "feature_maps looks for the reference's map shapes (28x28x32, 14x14x64), not the maps of the "
-        "student's convolutions: a wrong first convolution adds feature_map_model_missing",
-    "fashion_pooling/full/lambda_layer+layer_extra--failed--lambda_scaling.ipynb":
-        "the shape calculator stops at the Lambda and the architecture check then reports "
-        "shape_mismatch 'Layer conv2d outputs unknown', though not_recomputed says those shapes are "
-        "taken as the code reports them",
-    "fashion_pooling/full/custom_object+layer_extra--failed--scaling_layer_class.ipynb":
-        "a layer class defined in a notebook is saved with module None and registered_name 'Scale', "
-        "which refused_layers does not count as the notebook's: unloadable_model, not custom_object; "
-        "and the same shape_mismatch 'outputs unknown' as for a Lambda",
-}
+GRADER_BUGS: dict[str, str] = {}
 
 
 def example_files() -> list[Path]:

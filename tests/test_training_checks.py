@@ -775,7 +775,7 @@ def minimal_spec(**check) -> dict:
     {"id": "accuracy", "model": "cnn"},
     {"id": "comparison", "order": ["dense", "cnn"]},
     {"id": "transfer", "extractor": "dense", "classifier": "cnn", "fine_classes": 10},
-    {"id": "feature_maps", "model": "cnn", "outputs": "every_layer"},
+    {"id": "feature_maps", "model": "cnn", "layers": "every_layer"},
 ])
 def test_a_consistent_spec_is_accepted(check):
     spec = parse_spec(minimal_spec(**check))

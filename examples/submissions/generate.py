@@ -220,7 +220,7 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
             model.evalute(val_scaled, val_target)
         """), "`evaluate` misspelt."),
         # The training cell itself fails: the CNN is never trained, no checkpoint is written.
-        "missing_artifact+not_trained+unknown_fit_argument--passed--fit_epoch_singular.ipynb": fashion_untrained(
+        "unknown_fit_argument--passed--fit_epoch_singular.ipynb": fashion_untrained(
             swap(FASHION_TRAIN, "epochs=1", "epoch=1"),
             "`epoch=1` instead of `epochs=1`: `fit` raises, so nothing is trained or saved."),
         "missing_channel_dim--passed--input_without_channel_then_fixed.ipynb": [
@@ -236,14 +236,14 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
         "legacy_load_format--passed--load_model_folder.ipynb": fashion_with_cell(code("""
             reloaded = keras.models.load_model('my_model')
         """), "Keras 2's SavedModel folder, loaded: `keras.models.load_model('my_model')`."),
-        "compile_positional_metrics+missing_artifact+not_trained--passed--compile_positional_accuracy.ipynb":
+        "compile_positional_metrics--passed--compile_positional_accuracy.ipynb":
             fashion_untrained(
                 swap(FASHION_TRAIN, "optimizer='adam', loss='sparse_categorical_crossentropy',\n"
                                     "              metrics=['accuracy']",
                      "'adam', 'sparse_categorical_crossentropy', 'accuracy'"),
                 "Seed 004's `compile('Adam', loss, 'accuracy')`: the third positional argument is "
                 "`loss_weights` in Keras 3, so `compile` raises and the `fit` after it never runs."),
-        "metrics_not_list+missing_artifact+not_trained--passed--metrics_string.ipynb": fashion_untrained(
+        "metrics_not_list--passed--metrics_string.ipynb": fashion_untrained(
             swap(FASHION_TRAIN, "metrics=['accuracy']", "metrics='accuracy'"),
             "Seeds 000/001: `metrics='accuracy'`; `compile` raises and the `fit` after it never runs."),
         "sequential_input_undefined--passed--model_input_feature_map.ipynb": fashion_with_cell(code("""
@@ -632,7 +632,7 @@ def fashion_conv_intro_notebooks() -> dict[str, list[tuple[str, str]]]:
         "clean--passed--correct.ipynb": [title, data, dense, cnn, activations],
         "clean--passed--tf_nn_activations.ipynb": [title, data, tf_nn, cnn, activations],
         # The typo is in the cell that builds the activation model, so there is none.
-        "attribute_typo+feature_map_model_missing--passed--keras_model_module.ipynb": [title, data, dense, cnn, typo],
+        "attribute_typo--passed--keras_model_module.ipynb": [title, data, dense, cnn, typo],
         # Full mode: the notebook runs as written and the grader measures both models.
         "full/accuracy_below_threshold+accuracy_order--passed--cnn_trained_on_100_images.ipynb": [
             markdown("""

@@ -14,7 +14,7 @@ from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
 from .alignment import canonical_class
 from .artifacts import artifact_table
-from .context import Grading, not_measured, result, unfound
+from .context import Grading, consequence, first_failure, not_measured, result, unfound
 from .weights import never_trained
 
 
@@ -51,6 +51,9 @@ def check_accuracy(grading: Grading, check: CheckSpec) -> CheckResult:
     if missing is not None:
         return missing
     if check.model not in grading.artifacts and never_trained(grading.evidence, found.record.id):
+        failure = first_failure(grading)
+        if failure and not any(fit.model_id == found.record.id for fit in grading.evidence.fits):
+            return consequence(check, f"{model.title} was never trained", failure)
         return result(check, Outcome.FAILED, 0.0, f"{_title(model.title)} was never trained.",
                       [diagnose("not_trained", model=model.title, name=_name(found, model))])
     problem = not_measured(grading, check, grading.evaluation_of(check.model), model.title, model.labels)

@@ -21,7 +21,8 @@ def evaluated_models(grading: Grading, export_dir: Path) -> dict[str, Path]:
     for export in grading.evidence.exports:
         table = grading.tables.get(export.model_id)
         shape = table.output_shape if table is not None else None
-        if export.file is None or (shape is not None and len(shape) != 2):
+        record = grading.evidence.record(export.model_id)
+        if export.file is None or (shape is not None and len(shape) != 2) or _outputs(record) > 1:
             continue
         files[f"model-{export.model_id}"] = export_dir / export.file
     return files
@@ -65,3 +66,11 @@ def artifact_table(config: dict | None) -> LayerTable | None:
         return table_from_config(str(config.get("class_name", "Sequential")), config["config"])
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def _outputs(record) -> int:
+    """How many outputs a functional model's config names (an activation model has several)."""
+    outputs = (record.config or {}).get("output_layers") if record is not None else None
+    if not outputs:
+        return 1
+    return 1 if isinstance(outputs[0], str) else len(outputs)

@@ -64,6 +64,22 @@ def result(check: CheckSpec, outcome: Outcome, fraction: float, summary: str,
                        tuple(diagnoses), data=data or {})
 
 
+def first_failure(grading: Grading) -> str | None:
+    """Where the run first failed ('cell 3', 'your module'), or None when everything ran. What did
+    not happen after a failure (no `fit`, no file written) is its consequence, not a second fault."""
+    for run in grading.evidence.cells:
+        if run.status in ("error", "timeout"):
+            return f"cell {run.cell}" if run.cell is not None else "your code"
+    return None
+
+
+def consequence(check: CheckSpec, what: str, failure: str, fraction: float = 0.0) -> CheckResult:
+    """The result of a check whose subject never happened because the run failed first: no
+    diagnosis of its own, the execution check's explains the root cause."""
+    return result(check, Outcome.ERROR, fraction,
+                  f"Not judged: {what}, because {failure} failed first (see the execution check).")
+
+
 def unfound(grading: Grading, check: CheckSpec) -> CheckResult | None:
     """The result of a check about a model that was not found: not judged, and no diagnosis of
     its own, since the architecture check already explains the root cause (`missing_model`)."""

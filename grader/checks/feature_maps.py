@@ -1,12 +1,13 @@
 """Feature maps: a model built to show activations takes the CNN's input and returns the outputs
-the exercise names (the first convolutions', or every layer's), recomputed from its config."""
+of the CNN's layers the exercise names (`layers = [0, 2]`: the first two convolutions; or every
+layer's), recomputed from its config."""
 
 from __future__ import annotations
 
 from ..diagnoses import diagnose
 from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
-from .context import Grading, result, unfound
+from .context import Grading, consequence, first_failure, result, unfound
 
 
 def check_feature_maps(grading: Grading, check: CheckSpec) -> CheckResult:
@@ -17,9 +18,10 @@ def check_feature_maps(grading: Grading, check: CheckSpec) -> CheckResult:
     found = grading.found.get(check.model)
     rows = found.table.rows if found is not None else grading.expected_rows[check.model]
     input_shape = found.table.input_shape if found is not None else tuple(grading.expected["models"][check.model]["input_shape"])
-    wanted_spec = check.options.get("outputs", "every_layer")
-    wanted = ([tuple(row.output_shape[1:]) for row in rows if row.output_shape is not None]
-              if wanted_spec == "every_layer" else [tuple(shape) for shape in wanted_spec])
+    # The maps of the student's own model: a wrong convolution is the architecture check's to report.
+    positions = check.options.get("layers", "every_layer")
+    chosen = rows if positions == "every_layer" else [rows[i] for i in positions if i < len(rows)]
+    wanted = [tuple(row.output_shape[1:]) for row in chosen if row.output_shape is not None]
     returned, models = set(), []
     for record in grading.evidence.models:
         table = grading.tables.get(record.id)
@@ -36,8 +38,11 @@ def check_feature_maps(grading: Grading, check: CheckSpec) -> CheckResult:
     if not missing:
         return result(check, Outcome.PASSED, 1.0, f"Feature maps of {model.title} returned by "
                       f"`{'`, `'.join(models)}`.", data=data)
+    fraction = 1 - len(missing) / max(len(wanted), 1)
+    if first_failure(grading):
+        return consequence(check, "no model returns every feature map asked for", first_failure(grading), fraction)
     shapes = ", ".join("(1, " + ", ".join(map(str, shape)) + ")" for shape in missing)
-    return result(check, Outcome.FAILED, 1 - len(missing) / max(len(wanted), 1),
+    return result(check, Outcome.FAILED, fraction,
                   f"No model returns the feature maps {shapes}.",
                   [diagnose("feature_map_model_missing", model=model.title, shapes=shapes,
                             name=found.record.names[0] if found is not None and found.record.names else "model")],

@@ -22,6 +22,9 @@ from .training_setup import check_training_setup
 from .transfer import check_transfer
 
 
+NOTEBOOK = ("notebook",)
+
+
 @dataclass(frozen=True)
 class CheckKind:
     run: Callable
@@ -38,6 +41,9 @@ class CheckKind:
     """Options the spec must give the check (`order`, `fine_classes`)."""
     needs_metric: bool = False
     """The model it names must have a `metric`: the key of its thresholds in the expected file."""
+    kinds: tuple[str, ...] = ("notebook", "module", "saved_model")
+    """The submissions it applies to; for the others it is skipped (a module's `build_model()`
+    returns an unfitted model; a saved model has no training, saving or reloading to look at)."""
 
     def models_in(self, check) -> list[str]:
         names = []
@@ -57,12 +63,13 @@ CHECKS: dict[str, CheckKind] = {
                                                                   grading.submission)),
     "architecture": CheckKind(_architecture, names_model=True),
     "pooling": CheckKind(lambda grading, check: check_pooling(check, grading.evidence, grading.tables)),
-    "accuracy": CheckKind(check_accuracy, names_model=True, predictions=True, training=True, needs_metric=True),
-    "reload": CheckKind(check_reload, names_model=True),
+    "accuracy": CheckKind(check_accuracy, names_model=True, predictions=True, training=True, needs_metric=True,
+                          kinds=("notebook", "saved_model")),
+    "reload": CheckKind(check_reload, names_model=True, kinds=NOTEBOOK),
     "transfer": CheckKind(check_transfer, model_options=("extractor", "classifier"), predictions=True,
-                          required_options=("extractor", "classifier", "fine_classes")),
+                          required_options=("extractor", "classifier", "fine_classes"), kinds=NOTEBOOK),
     "comparison": CheckKind(check_comparison, model_options=("order",), predictions=True, training=True,
-                            required_options=("order",)),
-    "training_setup": CheckKind(check_training_setup, names_model=True),
-    "feature_maps": CheckKind(check_feature_maps, names_model=True),
+                            required_options=("order",), kinds=NOTEBOOK),
+    "training_setup": CheckKind(check_training_setup, names_model=True, kinds=NOTEBOOK),
+    "feature_maps": CheckKind(check_feature_maps, names_model=True, kinds=NOTEBOOK),
 }

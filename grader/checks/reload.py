@@ -13,7 +13,7 @@ from ..evidence import ModelRecord, WeightEvent
 from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
 from .alignment import same_family
-from .context import Grading, result, unfound
+from .context import Grading, consequence, first_failure, result, unfound
 from .weights import initial_digests, last_save_before, same_file, trained_digests
 
 
@@ -26,6 +26,8 @@ def check_reload(grading: Grading, check: CheckSpec) -> CheckResult:
     loads = [event for event in evidence.weights if event.event == "load"]
     loads = [event for event in loads if _is_role(grading, check.model, event.model_id)] or loads
     wanted = check.options.get("file")
+    if not loads and first_failure(grading):
+        return consequence(check, f"no saved copy of {model.title} was loaded back", first_failure(grading))
     if not loads:
         if wanted and not any(same_file(save.get("path"), wanted) and save.get("ok") for save in evidence.saves):
             return result(check, Outcome.FAILED, 0.0, f"{wanted} was never written.",

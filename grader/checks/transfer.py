@@ -15,7 +15,7 @@ from ..layers import MODEL_CLASSES
 from ..results import CheckResult, Outcome
 from .accuracy import credit
 from .architecture import with_output_units
-from .context import Grading, not_measured, result
+from .context import Grading, consequence, first_failure, not_measured, result
 from .models import MINIMUM_SIMILARITY, similarity
 
 STRUCTURE_SHARE = 0.5
@@ -25,6 +25,8 @@ def check_transfer(grading: Grading, check: CheckSpec) -> CheckResult:
     fine_classes = int(check.options["fine_classes"])
     fine = fine_models(grading, check, fine_classes)
     on_extractor = [record for record in fine if _base(grading, check, record) is not None]
+    if not on_extractor and first_failure(grading):
+        return consequence(check, "no model built on the extractor was trained", first_failure(grading))
     if not on_extractor:
         diagnosis = diagnose("missing_model", model="the transfer model (the reloaded extractor with a new head)",
                              where="", names="`load_sub_model`")

@@ -143,8 +143,9 @@ def refused_layers(config: dict) -> tuple[tuple[str, str], ...]:
 
 
 def _outside_keras(module, registered_name) -> bool:
-    """A class Keras does not ship: one registered by the notebook (`Custom>Name`, `package>Name`)
-    or from a module that is not Keras's."""
-    if isinstance(registered_name, str) and ">" in registered_name:
-        return True
-    return isinstance(module, str) and not module.startswith("keras")
+    """A class Keras does not ship: Keras's own have a `keras...` module and no registered name;
+    a class of the notebook's is saved with a registered name (`Scale`, `Custom>Scale`) and no
+    module, or a module of its own."""
+    if isinstance(module, str):
+        return not module.startswith("keras")
+    return isinstance(registered_name, str)

@@ -180,6 +180,7 @@ class Probe:
         probe = self
 
         def save(self, filepath, *args, **kwargs):
+            probe.record_weights(self, "initial", once=True)
             entry = {"cell": probe.cell, "model_id": probe.register(self), "path": str(filepath), "ok": False}
             probe.saves.append(entry)
             try:
