@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# The main job on bundled data: install everything, show what a correct answer looks like, and
-# grade the bundled example submissions of one exercise in quick (self-check) mode.
+# The main job on bundled data: install everything, show what a correct answer looks like, grade
+# the bundled quick-mode example submissions of one exercise (the student's self-check), then,
+# for fashion_cnn, the clean --artifacts example: a notebook with the trained model it saved.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export TF_CPP_MIN_LOG_LEVEL=2
 exercise="${1:-fashion_cnn}"
+examples="examples/submissions/$exercise"
 cnngrader reference show "$exercise"
-cnngrader grade "examples/submissions/$exercise" --exercise "$exercise" --quick --out graded
+# The files directly in the exercise's folder are the quick-mode examples (full/ and artifacts/
+# hold the examples of the other modes).
+mapfile -t submissions < <(find "$examples" -maxdepth 1 -mindepth 1 -name '*--*' | sort)
+cnngrader grade "${submissions[@]}" --exercise "$exercise" --quick --out graded
+if [ -d "$examples/artifacts/clean--passed--trained_model" ]; then
+  cnngrader grade "$examples/artifacts/clean--passed--trained_model" --exercise "$exercise" --artifacts --out graded
+fi
 echo "Results: graded/<submission>/results.json"

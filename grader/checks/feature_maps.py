@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..diagnoses import diagnose
 from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
+from .alignment import align_layers
 from .context import Grading, consequence, first_failure, result, unfound
 
 
@@ -18,9 +19,8 @@ def check_feature_maps(grading: Grading, check: CheckSpec) -> CheckResult:
     found = grading.found.get(check.model)
     rows = found.table.rows if found is not None else grading.expected_rows[check.model]
     input_shape = found.table.input_shape if found is not None else tuple(grading.expected["models"][check.model]["input_shape"])
-    # The maps of the student's own model: a wrong convolution is the architecture check's to report.
     positions = check.options.get("layers", "every_layer")
-    chosen = rows if positions == "every_layer" else [rows[i] for i in positions if i < len(rows)]
+    chosen = rows if positions == "every_layer" else _own_layers(grading.expected_rows[check.model], found, positions)
     wanted = [tuple(row.output_shape[1:]) for row in chosen if row.output_shape is not None]
     returned, models = set(), []
     for record in grading.evidence.models:
@@ -63,3 +63,13 @@ def output_shapes(config: dict, table) -> list[tuple]:
         if row is not None and row.output_shape is not None:
             shapes.append(tuple(row.output_shape[1:]))
     return shapes
+
+
+def _own_layers(expected, found, positions) -> list:
+    """The student's layers that stand where the expected ones at `positions` stand (aligned by
+    class, so an extra BatchNormalization does not shift them): their maps are the ones to show.
+    A wrong convolution is the architecture check's to report, not this one's."""
+    if found is None:
+        return [expected[i] for i in positions if i < len(expected)]
+    aligned = {id(want): got for want, got in align_layers(expected, found.table.rows) if want is not None}
+    return [aligned.get(id(expected[i])) or expected[i] for i in positions if i < len(expected)]
