@@ -500,6 +500,20 @@ def test_reloading_something_else_than_the_trained_model_is_a_reload_mismatch(ca
     assert (diagnosis.field("path"), diagnosis.cell) == (CHECKPOINT, 6)
 
 
+def test_a_model_built_twice_and_trained_only_the_second_time_reloads_cleanly():
+    """The first `model` (the role's, by the lower id) was never trained: the checkpoint of the
+    second, which was, is the trained model's file."""
+    fit, events = training(2, cell=5)
+    best = events[-1].digest
+    records = [cnn(1), cnn(2), cnn(3, names=("best_model",), origin="loaded", source_path=CHECKPOINT, cell=6)]
+    weights = [initial(1), initial(2), *events, WeightEvent(2, "save", best, path=CHECKPOINT, cell=5),
+               WeightEvent(3, "load", best, path=CHECKPOINT, cell=6)]
+    evidence = run(records, fits=[fit], weights=weights, saves=[{"cell": 5, "model_id": 2, "path": CHECKPOINT,
+                                                                   "ok": True}])
+    check = check_of(grade("fashion_cnn", evidence), "reload")
+    assert (check.outcome, check.score, codes(check)) == (Outcome.PASSED, 1.0, [])
+
+
 def test_the_reload_mismatches_are_told_apart():
     reasons = {case: only(check_of(grade("fashion_cnn", reload_run(case)), "reload"), "reload_mismatch").field("what")
                for case in ("saved before training", "another architecture", "another model's weights",

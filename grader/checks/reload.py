@@ -14,6 +14,7 @@ from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
 from .alignment import same_family
 from .context import Grading, consequence, first_failure, result, unfound
+from .models import MINIMUM_SIMILARITY, similarity
 from .weights import initial_digests, last_save_before, same_file, trained_digests
 
 
@@ -49,16 +50,20 @@ def check_reload(grading: Grading, check: CheckSpec) -> CheckResult:
 
 
 def _mismatch(grading: Grading, role: str, load: WeightEvent, save: WeightEvent) -> str | None:
-    """What differs between the trained model and the one loaded back, or None."""
+    """What differs between the model the notebook trained and the one it loaded back, or None."""
     evidence = grading.evidence
     found = grading.found.get(role)
-    trained_id = save.model_id if found is None or found.record.id == load.model_id else found.record.id
-    if not _same_table(grading, trained_id, load.model_id):
+    fitted = {fit.model_id for fit in evidence.fits}
+    # The model the notebook trained: the role's model when it was trained, else the file's writer
+    # (a notebook may build the model twice and train only the second).
+    trained = (found.record.id if found is not None and found.record.id != load.model_id
+               and found.record.id in fitted else save.model_id)
+    if not _same_table(grading, trained, load.model_id):
         return "another architecture: its layers are not those of the model you trained"
-    if save.model_id != trained_id:
+    if save.model_id != trained:
         return (f"another model's weights: the file was written by `{_name(evidence.record(save.model_id))}`, "
                 f"not by the model you trained")
-    if load.digest in trained_digests(evidence, trained_id):
+    if load.digest in trained_digests(evidence, save.model_id):
         return None
     if load.digest in initial_digests(evidence):
         return "the weights from before training: it was saved before `fit` ran"
@@ -77,8 +82,6 @@ def _same_table(grading: Grading, first: int, second: int) -> bool:
 
 def _is_role(grading: Grading, role: str, model_id: int) -> bool:
     """A loaded model whose table is close to the role's expected one."""
-    from .models import MINIMUM_SIMILARITY, similarity
-
     table = grading.tables.get(model_id)
     return table is not None and similarity(grading.expected_rows[role], table.rows) >= MINIMUM_SIMILARITY
 
