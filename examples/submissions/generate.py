@@ -793,6 +793,47 @@ def mnist_models_notebooks() -> dict[str, list[tuple[str, str]]]:
 
 # --- modules --------------------------------------------------------------------------------
 
+MNIST_MODULE = '''
+        """The MNIST ladder: one dense layer, an MLP, a CNN of three 'valid' convolutions."""
+
+        from tensorflow.keras import layers, models
+
+
+        def compiled(model):
+            model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+
+        def build_dense10():
+            model = models.Sequential()
+            model.add(layers.Input((28 * 28 * 1,)))
+            model.add(layers.Dense(10, activation="softmax"))
+            return compiled(model)
+
+
+        def build_mlp():
+            model = models.Sequential()
+            model.add(layers.Input((28 * 28 * 1,)))
+            model.add(layers.Dense(100, activation="relu"))
+            model.add(layers.Dense(100, activation="relu"))
+            model.add(layers.Flatten())
+            model.add(layers.Dense(10, activation="softmax"))
+            return compiled(model)
+
+
+        def build_cnn():
+            model = models.Sequential()
+            model.add(layers.Input((28, 28, 1)))
+            model.add(layers.Conv2D(32, (3, 3), activation="relu"))
+            model.add(layers.MaxPooling2D((2, 2)))
+            model.add(layers.Conv2D(64, (3, 3), activation="relu"))
+            model.add(layers.MaxPooling2D((2, 2)))
+            model.add(layers.Conv2D(64, (3, 3), activation="relu"))
+            model.add(layers.Flatten())
+            model.add(layers.Dense(10, activation="softmax"))
+            return compiled(model)
+    '''
+
 MODULES = {
     "fashion_cnn/clean--passed--correct_module.py": '''
         """Fashion-MNIST CNN: two 'same' convolutions with max pooling, Dense(100), Dropout, Dense(10)."""
@@ -838,86 +879,13 @@ MODULES = {
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             return model
     ''',
-    "mnist_models/clean--passed--correct_module.py": '''
-        """The MNIST ladder: one dense layer, an MLP, a CNN of three 'valid' convolutions."""
-
-        from tensorflow.keras import layers, models
-
-
-        def compiled(model):
-            model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
-            return model
-
-
-        def build_dense10():
-            model = models.Sequential()
-            model.add(layers.Input((28 * 28 * 1,)))
-            model.add(layers.Dense(10, activation="softmax"))
-            return compiled(model)
-
-
-        def build_mlp():
-            model = models.Sequential()
-            model.add(layers.Input((28 * 28 * 1,)))
-            model.add(layers.Dense(100, activation="relu"))
-            model.add(layers.Dense(100, activation="relu"))
-            model.add(layers.Flatten())
-            model.add(layers.Dense(10, activation="softmax"))
-            return compiled(model)
-
-
-        def build_cnn():
-            model = models.Sequential()
-            model.add(layers.Input((28, 28, 1)))
-            model.add(layers.Conv2D(32, (3, 3), activation="relu"))
-            model.add(layers.MaxPooling2D((2, 2)))
-            model.add(layers.Conv2D(64, (3, 3), activation="relu"))
-            model.add(layers.MaxPooling2D((2, 2)))
-            model.add(layers.Conv2D(64, (3, 3), activation="relu"))
-            model.add(layers.Flatten())
-            model.add(layers.Dense(10, activation="softmax"))
-            return compiled(model)
-    ''',
-    "mnist_models/returned_not_a_model--error--build_cnn_returns_none.py": '''
-        """The MNIST ladder, but build_cnn() builds the CNN and forgets to return it."""
-
-        from tensorflow.keras import layers, models
-
-
-        def compiled(model):
-            model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
-            return model
-
-
-        def build_dense10():
-            model = models.Sequential()
-            model.add(layers.Input((28 * 28 * 1,)))
-            model.add(layers.Dense(10, activation="softmax"))
-            return compiled(model)
-
-
-        def build_mlp():
-            model = models.Sequential()
-            model.add(layers.Input((28 * 28 * 1,)))
-            model.add(layers.Dense(100, activation="relu"))
-            model.add(layers.Dense(100, activation="relu"))
-            model.add(layers.Flatten())
-            model.add(layers.Dense(10, activation="softmax"))
-            return compiled(model)
-
-
-        def build_cnn():
-            model = models.Sequential()
-            model.add(layers.Input((28, 28, 1)))
-            model.add(layers.Conv2D(32, (3, 3), activation="relu"))
-            model.add(layers.MaxPooling2D((2, 2)))
-            model.add(layers.Conv2D(64, (3, 3), activation="relu"))
-            model.add(layers.MaxPooling2D((2, 2)))
-            model.add(layers.Conv2D(64, (3, 3), activation="relu"))
-            model.add(layers.Flatten())
-            model.add(layers.Dense(10, activation="softmax"))
-            compiled(model)
-    ''',
+    "mnist_models/clean--passed--correct_module.py": MNIST_MODULE,
+    # The same module, but build_cnn() builds the CNN and forgets to return it.
+    "mnist_models/returned_not_a_model--error--build_cnn_returns_none.py": MNIST_MODULE.replace(
+        "The MNIST ladder: one dense layer, an MLP, a CNN of three 'valid' convolutions.",
+        "The MNIST ladder, but build_cnn() builds the CNN and forgets to return it.",
+    ).replace("            model.add(layers.Dense(10, activation=\"softmax\"))\n            return compiled(model)\n    ",
+              "            model.add(layers.Dense(10, activation=\"softmax\"))\n            compiled(model)\n    "),
 }
 
 # Files that are not notebooks at all, written byte for byte.
