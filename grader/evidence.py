@@ -115,7 +115,8 @@ class WeightEvent:
 
     model_id: int
     event: str
-    """initial (first seen with weights), epoch_end, fit_end, save, load or export."""
+    """initial (first seen with weights), fit_start, epoch_end, fit_end, save, load or export.
+    A model nested in the one being trained gets its own epoch_end and fit_end."""
     digest: str
     """Hash of all the model's weight tensors: equal digests, equal weights."""
     tensors: tuple[tuple[str, str, float], ...] = ()

@@ -113,5 +113,6 @@ def not_measured(grading: Grading, check: CheckSpec, evaluation: ModelEvaluation
         class_name, name = evaluation.refused[0]
         diagnosis = diagnose("custom_object", layer=name, class_name=class_name, model=what)
     else:
-        diagnosis = diagnose("unloadable_model", path=what, problem=evaluation.problem or "unknown error")
+        diagnosis = diagnose("unloadable_model", path=what[:1].upper() + what[1:],
+                             problem=evaluation.problem or "unknown error")
     return result(check, Outcome.ERROR, 0.0, f"Not graded: {what} could not be loaded by the grader.", [diagnosis])

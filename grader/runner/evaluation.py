@@ -37,7 +37,8 @@ def run_evaluation(files: dict[str, Path], evaluation_set: EvaluationSet, timeou
         (root / "out").mkdir()
         np.save(root / "images.npy", evaluation_set.images, allow_pickle=False)
         config = {"images": str(root / "images.npy"), "out": str(root / "out"),
-                  "models": [{"key": key, "path": str(path)} for key, path in files.items()]}
+                  # Absolute: the process runs in a folder of its own.
+                  "models": [{"key": key, "path": str(Path(path).resolve())} for key, path in files.items()]}
         (root / "config.json").write_text(json.dumps(config))
         stopped = _run(root, timeout)
         report = _read_report(root / "out" / "report.json")

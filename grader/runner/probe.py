@@ -124,12 +124,13 @@ class Probe:
                 "samples": _length(arguments.get("x")), "history": {},
             }
             probe.record_weights(self, "initial", once=True)
+            probe.record_weights(self, "fit_start", fit=entry["index"])
             watcher = _FitWatcher(probe, entry)
             arguments["callbacks"] = [*(arguments.get("callbacks") or []), watcher]
             history = original(*bound.args, **bound.kwargs)
             entry["history"] = _plain(getattr(history, "history", {}))
             entry["epochs_run"] = watcher.epochs
-            probe.record_weights(self, "fit_end", fit=entry["index"])
+            probe.record_trained(self, "fit_end", fit=entry["index"])
             probe.fits.append(entry)
             return history
 
@@ -237,6 +238,14 @@ class Probe:
             return
         self.weights.append({"model_id": model_id, "event": event, "cell": self.cell, **where, **fingerprint})
 
+    def record_trained(self, model, event: str, **where) -> None:
+        """A fingerprint of a model being trained and of every recorded model inside it: an
+        extractor trained as part of its classifier has trained weights of its own."""
+        self.record_weights(model, event, **where)
+        for layer in getattr(model, "layers", []):
+            if id(layer) in self.ids and layer is not model:
+                self.record_weights(layer, event, **where)
+
     def export(self) -> None:
         """Save every model that has weights into the grader's folder, for the evaluation process.
 
@@ -317,7 +326,7 @@ class _FitWatcher:
 
             def on_epoch_end(self, epoch, logs=None):
                 self.epochs += 1
-                probe.record_weights(self.model, "epoch_end", fit=entry["index"], epoch=epoch + 1)
+                probe.record_trained(self.model, "epoch_end", fit=entry["index"], epoch=epoch + 1)
 
         return Watcher()
 
