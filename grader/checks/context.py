@@ -65,7 +65,7 @@ def result(check: CheckSpec, outcome: Outcome, fraction: float, summary: str,
 
 
 def first_failure(grading: Grading) -> str | None:
-    """Where the run first failed ('cell 3', 'your module'), or None when everything ran. What did
+    """Where the run first failed ('cell 3', or 'your code' in a module), or None when everything ran. What did
     not happen after a failure (no `fit`, no file written) is its consequence, not a second fault."""
     for run in grading.evidence.cells:
         if run.status in ("error", "timeout"):

@@ -39,8 +39,8 @@ def check_feature_maps(grading: Grading, check: CheckSpec) -> CheckResult:
         return result(check, Outcome.PASSED, 1.0, f"Feature maps of {model.title} returned by "
                       f"`{'`, `'.join(models)}`.", data=data)
     fraction = 1 - len(missing) / max(len(wanted), 1)
-    if first_failure(grading):
-        return consequence(check, "no model returns every feature map asked for", first_failure(grading), fraction)
+    if failure := first_failure(grading):
+        return consequence(check, "no model returns every feature map asked for", failure, fraction)
     shapes = ", ".join("(1, " + ", ".join(map(str, shape)) + ")" for shape in missing)
     return result(check, Outcome.FAILED, fraction,
                   f"No model returns the feature maps {shapes}.",

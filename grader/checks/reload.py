@@ -27,8 +27,8 @@ def check_reload(grading: Grading, check: CheckSpec) -> CheckResult:
     loads = [event for event in evidence.weights if event.event == "load"]
     loads = [event for event in loads if _is_role(grading, check.model, event.model_id)] or loads
     wanted = check.options.get("file")
-    if not loads and first_failure(grading):
-        return consequence(check, f"no saved copy of {model.title} was loaded back", first_failure(grading))
+    if not loads and (failure := first_failure(grading)):
+        return consequence(check, f"no saved copy of {model.title} was loaded back", failure)
     if not loads:
         if wanted and not any(same_file(save.get("path"), wanted) and save.get("ok") for save in evidence.saves):
             return result(check, Outcome.FAILED, 0.0, f"{wanted} was never written.",

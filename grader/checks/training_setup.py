@@ -17,8 +17,8 @@ def check_training_setup(grading: Grading, check: CheckSpec) -> CheckResult:
     found = grading.found.get(check.model)
     fits = [fit for fit in grading.evidence.fits if found is not None and fit.model_id == found.record.id]
     fits = fits or list(grading.evidence.fits)
-    if not fits and first_failure(grading):
-        return consequence(check, f"{model.title} was never trained", first_failure(grading))
+    if not fits and (failure := first_failure(grading)):
+        return consequence(check, f"{model.title} was never trained", failure)
     if not fits:
         return result(check, Outcome.FAILED, 0.0, f"{model.title[:1].upper()}{model.title[1:]} is never trained.",
                       [diagnose("not_trained", model=model.title, name=model.names[0] if model.names else "model")])

@@ -25,8 +25,8 @@ def check_transfer(grading: Grading, check: CheckSpec) -> CheckResult:
     fine_classes = int(check.options["fine_classes"])
     fine = fine_models(grading, check, fine_classes)
     on_extractor = [record for record in fine if _base(grading, check, record) is not None]
-    if not on_extractor and first_failure(grading):
-        return consequence(check, "no model built on the extractor was trained", first_failure(grading))
+    if not on_extractor and (failure := first_failure(grading)):
+        return consequence(check, "no model built on the extractor was trained", failure)
     if not on_extractor:
         diagnosis = diagnose("missing_model", model="the transfer model (the reloaded extractor with a new head)",
                              where="", names="`load_sub_model`")
