@@ -36,6 +36,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="memory of a submission's processes; past it they are stopped (default: 8)")
     grade.add_argument("--data-dir", default=None, help="folder with the datasets (else the usual places)")
 
+    check = commands.add_parser("check", help="self-check one notebook against an exercise's public checks (quick mode)")
+    check.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="your notebook (.ipynb) or module (.py)")
+    check.add_argument("--exercise", required=True, help="exercise id (see `cnngrader exercises`)")
+    check.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                       help="per-cell time limit (default: the exercise's quick limit, 60 s)")
+    check.add_argument("--data-dir", default=None, help="folder with the datasets (else the usual places)")
+
+    gradescope = commands.add_parser("gradescope", help="Gradescope integration")
+    gradescope_commands = gradescope.add_subparsers(dest="gradescope_command", required=True, metavar="ACTION")
+    build = gradescope_commands.add_parser("build", help="write the autograder zip for an exercise")
+    build.add_argument("id", metavar="ID", help="exercise id")
+    build.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"), help="zip to write (default: autograder.zip)")
+    build.add_argument("--artifacts", action="store_true",
+                       help="grade the model files students upload beside the notebook (fits a short time limit)")
+    build.add_argument("--leaderboard", action="store_true", help="post the grader's test accuracy to the leaderboard")
+
     commands.add_parser("exercises", help="list the exercises")
 
     reference = commands.add_parser("reference", help="record or show reference expectations")
@@ -60,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     from .data import DataUnavailable
 
     args = build_parser().parse_args(argv)
-    handler = {"grade": run_grade, "exercises": run_exercises, "reference": run_reference}[args.command]
+    handler = {"grade": run_grade, "check": run_check, "gradescope": run_gradescope,
+               "exercises": run_exercises, "reference": run_reference}[args.command]
     try:
         return handler(args)
     except (FileNotFoundError, KeyError, ValueError, DataUnavailable) as error:
@@ -97,6 +114,21 @@ def run_reference(args) -> int:
                       train_limit=args.train_limit, data_dir=args.data_dir, out_dir=args.out,
                       report=lambda line: print(line, flush=True))
         print(f"wrote {path}", flush=True)
+    return 0
+
+
+def run_check(args) -> int:
+    from .selfcheck import run_self_check
+
+    return run_self_check(args.notebook, args.exercise, timeout=args.timeout, data_dir=args.data_dir)
+
+
+def run_gradescope(args) -> int:
+    from .gradescope_build import build_autograder
+
+    path = build_autograder(args.id, args.output, artifacts=args.artifacts, leaderboard=args.leaderboard,
+                            report=print)
+    print(f"wrote {path}")
     return 0
 
 

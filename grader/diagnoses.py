@@ -231,6 +231,10 @@ KINDS = (
 
 CATALOGUE: dict[str, Kind] = {kind.code: kind for kind in KINDS}
 
+CONSEQUENCE_NOTE = ("Because of this, {cells} failed too: {they} names this cell was to define. "
+                    "Fix this cell first; they should then run.")
+"""The sentence under a root cause, naming the cells that failed only because of it."""
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -246,6 +250,11 @@ class Diagnosis:
     """Name of the layer it points at, when it points at one."""
     detail: str | None = None
     """Original error text or other raw evidence, for the instructor."""
+    line: int | None = None
+    """1-based line in that cell (or module) where the problem is, when known."""
+    consequences: tuple[int, ...] = ()
+    """Cells that failed only because this one did (they use names it was to define): shown under
+    this diagnosis, not as problems of their own."""
 
     @property
     def kind(self) -> Kind:
@@ -259,7 +268,21 @@ class Diagnosis:
     def hint(self) -> str:
         return _fill(self.kind.hint, self)
 
+    @property
+    def consequence_note(self) -> str | None:
+        """One sentence naming the cells that failed because of this one; None when there are none."""
+        if not self.consequences:
+            return None
+        cells = [str(cell) for cell in self.consequences]
+        listed = cells[0] if len(cells) == 1 else ", ".join(cells[:-1]) + " and " + cells[-1]
+        return CONSEQUENCE_NOTE.format(cells=("cell " if len(cells) == 1 else "cells ") + listed,
+                                       they="it uses" if len(cells) == 1 else "they use")
+
     def field(self, name: str, default=None):
+        """A template field's value; `cell`, `layer` and `line` are attributes of their own."""
+        if name in ("cell", "layer", "line"):
+            value = getattr(self, name)
+            return default if value is None else value
         return dict(self.fields).get(name, default)
 
     def to_json(self) -> dict:
@@ -268,13 +291,18 @@ class Diagnosis:
             data["cell"] = self.cell
         if self.layer is not None:
             data["layer"] = self.layer
+        if self.line is not None:
+            data["line"] = self.line
+        if self.consequences:
+            data["consequences"] = list(self.consequences)
+            data["consequence_note"] = self.consequence_note
         if self.detail:
             data["detail"] = self.detail
         return data
 
 
 def diagnose(code: str, *, cell: int | None = None, layer: str | None = None,
-             detail: str | None = None, **fields) -> Diagnosis:
+             detail: str | None = None, line: int | None = None, **fields) -> Diagnosis:
     """Create a diagnosis; an unknown code or a missing template field is our bug, raised now."""
     if code not in CATALOGUE:
         raise KeyError(f"diagnosis code {code!r} is not in the catalogue")
@@ -282,12 +310,12 @@ def diagnose(code: str, *, cell: int | None = None, layer: str | None = None,
     if kind.retired:
         raise KeyError(f"diagnosis code {code!r} is retired")
     fields.setdefault("where", f"Cell {cell}" if cell is not None else "Your code")
-    all_fields = {"cell": cell, "layer": layer, **fields}
+    all_fields = {"cell": cell, "layer": layer, "line": line, **fields}
     for template in (kind.message, kind.hint):
         missing = _template_fields(template) - set(all_fields)
         if missing:
             raise KeyError(f"{code}: missing field(s) {sorted(missing)}")
-    return Diagnosis(code, tuple(sorted(fields.items())), cell, layer, detail)
+    return Diagnosis(code, tuple(sorted(fields.items())), cell, layer, detail, line)
 
 
 def _template_fields(template: str) -> set[str]:
@@ -295,7 +323,8 @@ def _template_fields(template: str) -> set[str]:
 
 
 def _fill(template: str, diagnosis: Diagnosis) -> str:
-    return template.format(cell=diagnosis.cell, layer=diagnosis.layer, **dict(diagnosis.fields))
+    return template.format(cell=diagnosis.cell, layer=diagnosis.layer, line=diagnosis.line,
+                           **dict(diagnosis.fields))
 
 
 def where_in_cell(cell: int | None, line: int | None = None, file: str | None = None) -> str:

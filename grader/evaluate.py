@@ -6,6 +6,8 @@ Pure: the spec, the expected file's contents and the evidence come in as data; a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .diagnoses import diagnose
 from .evidence import Evidence
 from .exercises import CheckSpec, ExerciseSpec
@@ -49,9 +51,10 @@ def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission:
              mode: str = "full", meta: dict | None = None, artifacts: dict | None = None,
              missing_artifacts: dict | None = None) -> SubmissionResult:
     grading = prepare_grading(spec, expected, evidence, submission, mode, artifacts, missing_artifacts)
-    checks = tuple(run_check(grading, check) for check in spec.checks)
+    checks = tuple(replace(run_check(grading, check), model=check.model) for check in spec.checks)
     return SubmissionResult(submission=submission, exercise=spec.id, kind=evidence.kind, checks=checks,
-                            mode=mode, meta={**evidence.meta, **(meta or {})})
+                            mode=mode, meta={**evidence.meta, **(meta or {})},
+                            sources=cited_sources(evidence, checks))
 
 
 def run_check(grading: Grading, check: CheckSpec) -> CheckResult:
@@ -65,6 +68,14 @@ def run_check(grading: Grading, check: CheckSpec) -> CheckResult:
     if grading.mode == "quick" and CHECKS[check.id].training:
         return _unjudged(check, Outcome.SKIPPED, QUICK_SKIP)
     return CHECKS[check.id].run(grading, check)
+
+
+def cited_sources(evidence: Evidence, checks: tuple[CheckResult, ...]) -> dict[int, str]:
+    """The source of every cell a diagnosis or a check's view points at, for the reports."""
+    cells = {diagnosis.cell for check in checks for diagnosis in check.diagnoses}
+    cells |= {cell for check in checks for diagnosis in check.diagnoses for cell in diagnosis.consequences}
+    cells |= {check.data.get("cell") for check in checks}
+    return {run.cell: run.source for run in evidence.cells if run.cell is not None and run.cell in cells}
 
 
 def needs_predictions(spec: ExerciseSpec, mode: str) -> bool:

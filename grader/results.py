@@ -39,6 +39,8 @@ class CheckResult:
     diagnoses: tuple[Diagnosis, ...] = ()
     data: dict = field(default_factory=dict, compare=False, hash=False)
     """Plain data for richer views (the aligned layer table, the size trace)."""
+    model: str | None = None
+    """The spec's model key, for a check that exists once per model (`cnn`); None otherwise."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,11 @@ class SubmissionResult:
     mode: str = "full"
     """full or quick."""
     meta: dict = field(default_factory=dict, compare=False, hash=False)
-    """Grader version, duration, data served to the kernel: for instructors."""
+    """Grader version, duration, data served to the kernel: for instructors. `meta["versions"]`
+    holds what produced the result (grader.versions.run_versions)."""
+    sources: dict = field(default_factory=dict, compare=False, hash=False)
+    """Cell number -> that cell's source, for every cell a diagnosis or a view points at, so a
+    report can show the student's code around the line."""
 
 
 def total_score(result: SubmissionResult) -> float:

@@ -575,7 +575,7 @@ def test_checks_module_imports_no_tensorflow():
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
-def test_an_undefined_name_assigned_by_an_earlier_failing_cell_points_back_to_it():
+def test_an_undefined_name_assigned_by_an_earlier_failing_cell_is_its_consequence():
     runs = [
         failing("ValueError", METRICS_STRING,
                 "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics='accuracy')\n"
@@ -583,10 +583,25 @@ def test_an_undefined_name_assigned_by_an_earlier_failing_cell_points_back_to_it
         failing("NameError", "name 'history' is not defined", "plt.plot(history.history['loss'])\n", 1, cell=6),
         failing("NameError", "name 'other' is not defined", "print(other)\n", 1, cell=7),
     ]
-    first, second, third = explain_errors(runs)
-    assert first.code == "metrics_not_list"
-    assert second.code == "name_error" and "cell 5" in second.field("suggestion")
-    assert third.code == "name_error" and "cell" not in third.field("suggestion")
+    first, second = explain_errors(runs)
+    assert (first.code, first.cell, first.consequences) == ("metrics_not_list", 5, (6,))
+    assert (second.code, second.cell, second.consequences) == ("name_error", 7, ())
+    assert "cell 6" in first.consequence_note and second.consequence_note is None
+
+
+def test_consequences_chain_back_to_the_one_root_cause():
+    """The learner's notebook: cell 2's reshape fails, cell 3 uses what it was to define, and
+    cells 5 and 7 use what cell 3 was to define: one diagnosis, three consequences."""
+    runs = [
+        failing("ValueError", "cannot reshape array of size 7840000 into shape (60000,784)",
+                "x_train = x_train.reshape(60000, 784)\n", 1, cell=2),
+        failing("NameError", "name 'x_train' is not defined", "x_small = x_train[:100]\n", 1, cell=3),
+        failing("NameError", "name 'x_small' is not defined", "print(x_small.shape)\n", 1, cell=5),
+        failing("NameError", "name 'x_train' is not defined", "model.fit(x_train, y)\n", 1, cell=7),
+    ]
+    (root,) = explain_errors(runs)
+    assert (root.code, root.cell, root.consequences) == ("hard_coded_count", 2, (3, 5, 7))
+    assert root.to_json()["consequences"] == [3, 5, 7]
 
 
 @pytest.mark.parametrize("evalue, source, expected", [

@@ -186,6 +186,7 @@ class Failure:
                  **fields) -> Diagnosis:
         """The diagnosis for this cell; `at_line` (found in the source) serves when the runner gave no line."""
         where = where_in_cell(self.cell, self.line or at_line, self.file)
+        fields.setdefault("line", self.line or at_line)
         return diagnose(code, cell=self.cell, layer=layer, detail=f"{self.ename}: {self.evalue}",
                         where=where, **fields)
 
@@ -211,27 +212,37 @@ def classify_error(run: CellRun, tables: Sequence[LayerTable] = (), file: str | 
 def explain_errors(runs: Sequence[CellRun],
                    tables_by_cell: Mapping[int, Sequence[LayerTable]] = MappingProxyType({}),
                    file: str | None = None) -> list[Diagnosis]:
-    """One diagnosis per cell that raised, in cell order. Timeouts have their own diagnosis.
+    """One diagnosis per root cause, in cell order. Timeouts have their own diagnosis.
 
-    An undefined name that an earlier failing cell assigns is that cell's consequence: its hint
-    sends the student to fix the earlier cell first instead of defining the name again."""
+    A cell whose only fault is an undefined name that an earlier failing cell assigns failed
+    because of that cell: it is listed under the root cause's diagnosis (`consequences`), not
+    given one of its own, and so is a cell that fails the same way because of such a cell."""
     diagnoses: list[Diagnosis] = []
     failed_before: list[CellRun] = []
+    root_of: dict[int, int] = {}
     for run in runs:
         if run.error is None or run.status != "error":
             continue
         diagnosis = classify_error(run, tables_by_cell.get(run.cell, ()), file)
-        if diagnosis.code == "name_error" and run.cell is not None:
-            origin = next((earlier for earlier in reversed(failed_before)
-                           if diagnosis.field("name") in _assigned_names(parse_cell(earlier.source))), None)
-            if origin is not None:
-                fields = {**dict(diagnosis.fields),
-                          "suggestion": f" (cell {origin.cell} defines it but raised an error first: fix cell "
-                                        f"{origin.cell})"}
-                diagnosis = replace(diagnosis, fields=tuple(sorted(fields.items())))
         failed_before.append(run)
-        diagnoses.append(diagnosis)
+        origin = _origin(diagnosis, failed_before[:-1]) if run.cell is not None else None
+        if origin is None:
+            diagnoses.append(diagnosis)
+            root_of[run.cell] = run.cell
+            continue
+        root = root_of[origin.cell]
+        root_of[run.cell] = root
+        index = next(i for i, found in enumerate(diagnoses) if found.cell == root)
+        diagnoses[index] = replace(diagnoses[index], consequences=diagnoses[index].consequences + (run.cell,))
     return diagnoses
+
+
+def _origin(diagnosis: Diagnosis, failed_before: Sequence[CellRun]) -> CellRun | None:
+    """The latest earlier failing cell that assigns the name `diagnosis` finds undefined."""
+    if diagnosis.code != "name_error":
+        return None
+    return next((earlier for earlier in reversed(failed_before)
+                 if diagnosis.field("name") in _assigned_names(parse_cell(earlier.source))), None)
 
 
 def parse_cell(source: str) -> ast.Module | None:

@@ -13,20 +13,13 @@ from pathlib import Path
 import grader
 
 from ..results import CheckResult, Outcome, SubmissionResult, max_score, total_score
+from .feedback import check_lines
 
 SCHEMA = "cnngrader.results/1"
 
 
 def test_output(check: CheckResult) -> str:
-    lines = [check.summary] if check.summary else []
-    for diagnosis in check.diagnoses:
-        if diagnosis.kind.audience != "student":
-            continue
-        lines.append(f"- {diagnosis.message}")
-        lines.append(f"  How to fix: {diagnosis.hint}")
-    if check.outcome is Outcome.SKIPPED:
-        lines.insert(0, "Skipped.")
-    return "\n".join(lines)
+    return "\n".join(check_lines(check))
 
 
 def to_gradescope(result: SubmissionResult) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..results import Outcome, SubmissionResult, max_score, total_score
+from .feedback import diagnosis_lines, student_diagnoses
 
 MARKS = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.ERROR: "ERROR", Outcome.SKIPPED: "SKIP"}
 
@@ -13,9 +14,5 @@ def render_text(result: SubmissionResult) -> str:
     for check in result.checks:
         lines.append(f"  [{MARKS[check.outcome]:<5}] {check.name}: {check.score:g} / {check.max_score:g}"
                      + (f" - {check.summary}" if check.summary else ""))
-        for diagnosis in check.diagnoses:
-            if diagnosis.kind.audience != "student":
-                continue
-            lines.append(f"      - {diagnosis.message}")
-            lines.append(f"        How to fix: {diagnosis.hint}")
+        lines.extend(f"      {line}" for diagnosis in student_diagnoses(check) for line in diagnosis_lines(diagnosis))
     return "\n".join(lines)
