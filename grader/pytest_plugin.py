@@ -1,0 +1,1 @@
+"""The student self-check as a pytest plugin (registered with the `pytest11` entry point)."""
