@@ -11,6 +11,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,14 @@ import numpy as np
 from . import data
 from .evaluate import error_result, evaluate, needs_predictions, prepare_grading
 from .exercises import ExerciseSpec, load_spec
-from .reference import load_expected
+from .reference import expected_dir, load_expected
+from .report.exports import write_grades_csv, write_junit
 from .report.gradescope import write_results
 from .report.terminal import render_text
 from .results import SubmissionResult, max_score, total_score
 from .runner import RunOptions, run_module, run_notebook
 from .runner.evaluation import run_evaluation
+from .versions import run_versions
 from .checks.artifacts import artifact_files, evaluated_models
 
 NOTEBOOK_SUFFIXES = (".ipynb",)
@@ -159,14 +162,22 @@ def _evaluation_meta(evidence) -> dict:
 def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = False,
                 timeout: float | None = None, data_dir: str | None = None,
                 memory_limit_bytes: int | None = 8 * 2**30, log=print, artifacts: bool = False) -> int:
+    """Grade every submission found under `paths` into `out`: each one's results.json and
+    report.html, then the class summary (index.html), grades.csv and junit.xml."""
+    from .report.html import write_report, write_summary  # TEMPORARY until html.py lands
+
     spec = load_spec(exercise_id)
     expected = load_expected(spec.reference)
     submissions = find_submissions(paths, artifacts)
     if not submissions:
         log(f"cnngrader: nothing to grade in {', '.join(map(str, paths))}")
         return 1
+    versions = run_versions(spec.id, expected_dir() / f"{spec.reference}.json")
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results: list[SubmissionResult] = []
     with tempfile.TemporaryDirectory(prefix="cnngrader-batch-") as workdir:
         options = prepare_run(spec, Path(workdir), quick, timeout, data_dir, memory_limit_bytes, artifacts)
+        images = options.evaluation.images if options.evaluation is not None else None
         started = time.monotonic()
         failures = 0
         for index, submission in enumerate(submissions, start=1):
@@ -177,11 +188,20 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
                 result = error_result(spec, submission.name, "unknown", f"{type(error).__name__}: {error}",
                                       options.mode, code="grader_error")
                 log(f"cnngrader: internal error on {submission.name}:\n{traceback.format_exc()}")
+            result = replace(result, meta={**result.meta, "versions": versions})
+            results.append(result)
             path = write_results(result, out / submission.name)
+            write_report(result, out / submission.name, images)
             elapsed = time.monotonic() - started
             left = elapsed / index * (len(submissions) - index)
             if len(submissions) == 1:
                 log(render_text(result))
             log(f"[{index}/{len(submissions)}] {submission.name}: {total_score(result):g}/{max_score(result):g} "
                 f"-> {path}" + (f" (about {left / 60:.1f} min left)" if index < len(submissions) else ""))
+    run = {"exercise": spec.id, "title": spec.title, "mode": options.mode, "versions": versions,
+           "seconds": round(time.monotonic() - started, 2), "started": started_at}
+    summary = write_summary(results, out, run)
+    write_grades_csv(results, out / "grades.csv")
+    write_junit(results, out / "junit.xml")
+    log(f"class summary: {summary.resolve()} (grades.csv and junit.xml beside it)")
     return 1 if failures else 0

@@ -36,6 +36,10 @@ def test_collapse_names_the_layer_and_the_sizes_that_led_there():
     assert sizes(collapse.field("trace")) == ["32x32", "16x16", "8x8", "4x4", "2x2", "1x1", "0x0"]
     assert "max_pooling2d_2" in collapse.field("trace")
     assert collapse.message and collapse.hint
+    (trace,) = result.data["traces"]
+    assert (trace["model_id"], trace["cell"], trace["collapse"]) == (2, 6, "max_pooling2d_2")
+    assert [step["size_out"] for step in trace["steps"]] == [[16, 16], [8, 8], [4, 4], [2, 2], [1, 1], [0, 0]]
+    assert trace["steps"][-1]["window"] == [2, 2]
 
 
 def test_same_collapse_in_two_models_is_reported_once():

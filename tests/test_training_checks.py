@@ -173,6 +173,23 @@ def test_accuracy_scores_full_at_the_pass_mark_and_linearly_down_to_the_floor(ac
         assert not check.diagnoses
 
 
+def test_the_accuracy_check_keeps_what_the_report_draws_from_the_grader_s_own_predictions():
+    """predictions(0.9) gets the first 100 images wrong, each as the next class: the confusion
+    matrix says so, one misclassified image per true class is kept, and the curves are the
+    history the notebook's fit returned (shown as reported, never graded)."""
+    evidence = trained_run([cnn()], {1: 0.9})
+    fits = tuple(replace(fit, history={"loss": [0.6, 0.4], "val_accuracy": [0.8, 0.85]}) for fit in evidence.fits)
+    check = check_of(grade("fashion_cnn", replace(evidence, fits=fits)), "accuracy")
+    matrix = np.array(check.data["confusion"]["matrix"])
+    assert matrix.sum() == IMAGES and np.trace(matrix) == 900
+    assert [matrix[label, (label + 1) % 10] for label in range(10)] == [10] * 10
+    assert check.data["confusion"]["classes"][:2] == ["t-shirt/top", "trouser"]
+    assert [(shown["index"], shown["label"], shown["predicted"]) for shown in check.data["misclassified"]] == \
+        [(index, index, index + 1) for index in range(8)]
+    assert check.data["curves"] == [{"fit": 0, "cell": 5, "history": {"loss": [0.6, 0.4], "val_accuracy": [0.8, 0.85]}}]
+    assert set(check.data["reference"]) == {"min", "mean", "max"}
+
+
 @pytest.mark.parametrize("model, accuracy, outcome, score", [
     ("dense", 0.85, Outcome.PASSED, 2.0),   # dense.test_accuracy: pass 0.846
     ("cnn", 0.85, Outcome.FAILED, 2.04),    # cnn.test_accuracy: pass 0.882, floor 0.782 -> 0.68 of 3

@@ -788,6 +788,59 @@ def mnist_models_notebooks() -> dict[str, list[tuple[str, str]]]:
                 print('test_acc = ', test_acc)
             """),
         ],
+        # A real learner's notebook: the reshape in cell 2 counts the 60,000 images of the full
+        # training set (offline there are 8,000), and cells 3, 5 and 7 then use names it was to
+        # define. One root cause, `hard_coded_count`; the three NameErrors are its consequences.
+        "hard_coded_count--passed--reshape_60000_then_names_undefined.ipynb": [
+            markdown("## Keras with MNIST dataset"),
+            code("""
+                import numpy as np
+                from tensorflow.keras import layers, models
+                from tensorflow.keras.datasets import mnist
+                from tensorflow.keras.utils import to_categorical
+            """),
+            code("""
+                (x_train, y_train), (x_test, y_test) = mnist.load_data()
+                train_images = x_train.reshape((60000, 28 * 28)).astype('float32') / 255
+                test_images = x_test.reshape((-1, 28 * 28)).astype('float32') / 255
+                train_labels = to_categorical(y_train, 10)
+                test_labels = to_categorical(y_test, 10)
+            """),
+            code("""
+                model = models.Sequential()
+                model.add(layers.Dense(10, activation='softmax', input_shape=(28 * 28, )))
+                model.compile(optimizer='rmsprop', loss='categorical_crossentropy', metrics=['accuracy'])
+                model.fit(train_images, train_labels, epochs=1, batch_size=128)
+            """),
+            markdown("#### MLP with hidden layers"),
+            code("""
+                print('dense model built')
+            """),
+            code("""
+                model = models.Sequential()
+                model.add(layers.Dense(100, activation='relu', input_shape=(28 * 28, )))
+                model.add(layers.Dense(100, activation='relu'))
+                model.add(layers.Flatten())
+                model.add(layers.Dense(10, activation='softmax'))
+                model.compile(optimizer='rmsprop', loss='categorical_crossentropy', metrics=['accuracy'])
+                model.fit(train_images, train_labels, epochs=1, batch_size=200)
+            """),
+            code("""
+                print('MLP built')
+            """),
+            code("""
+                model = models.Sequential()
+                model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(28, 28, 1)))
+                model.add(layers.MaxPooling2D((2, 2)))
+                model.add(layers.Conv2D(64, (3, 3), activation='relu'))
+                model.add(layers.MaxPooling2D((2, 2)))
+                model.add(layers.Conv2D(64, (3, 3), activation='relu'))
+                model.add(layers.Flatten())
+                model.add(layers.Dense(10, activation='softmax'))
+                model.compile(optimizer='rmsprop', loss='categorical_crossentropy', metrics=['accuracy'])
+                model.fit(train_images.reshape(-1, 28, 28, 1), train_labels, epochs=1, batch_size=200)
+            """),
+        ],
     }
 
 

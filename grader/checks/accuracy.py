@@ -9,6 +9,9 @@ its floor, none below. A model whose weights are the ones it was created with ge
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..data import FASHION_CLASSES, FASHION_COARSE_CLASSES
 from ..diagnoses import diagnose
 from ..exercises import CheckSpec
 from ..results import CheckResult, Outcome
@@ -66,7 +69,12 @@ def check_accuracy(grading: Grading, check: CheckSpec) -> CheckResult:
     data = {"accuracy": round(value, 4), "pass": threshold["pass"], "floor": threshold["floor"],
             "metric": model.metric, "band": reference_band(grading.expected, model.metric),
             "images": evaluation.source, "model_id": found.record.id if found else None,
-            "artifact": grading.artifacts.get(check.model)}
+            "artifact": grading.artifacts.get(check.model),
+            **prediction_views(grading, check.model),
+            "curves": reported_curves(grading, found)}
+    summary = grading.expected.get("metrics", {}).get(model.metric)
+    if summary:
+        data["reference"] = {key: summary[key] for key in ("min", "mean", "max") if key in summary}
     if fraction >= 1.0:
         return result(check, Outcome.PASSED, 1.0, f"{_title(model.title)} scores {value:.3f} on "
                       f"{evaluation.source} (pass mark {threshold['pass']:.3f}).", data=data)
@@ -75,6 +83,47 @@ def check_accuracy(grading: Grading, check: CheckSpec) -> CheckResult:
                          band=data["band"], images=evaluation.source)
     return result(check, Outcome.FAILED, fraction, f"{_title(model.title)} scores {value:.3f}, below the "
                   f"pass mark {threshold['pass']:.3f}.", [diagnosis], data=data)
+
+
+MISCLASSIFIED_SHOWN = 8
+
+
+def prediction_views(grading: Grading, role: str) -> dict:
+    """The confusion matrix and a few misclassified images (at most one per true class, the first
+    of each), from the predictions the grader computed: what the report draws."""
+    predicted = grading.evaluation_of(role).predicted
+    label_set = grading.model_spec(role).labels
+    labels = grading.evidence.evaluation.labels[label_set]
+    count = int(max(predicted.max(initial=0), labels.max(initial=0))) + 1
+    matrix = np.zeros((count, count), dtype=np.int64)
+    np.add.at(matrix, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
+    wrong = np.flatnonzero(predicted != labels)
+    shown, seen = [], set()
+    for index in wrong:
+        if int(labels[index]) not in seen:
+            seen.add(int(labels[index]))
+            shown.append({"index": int(index), "label": int(labels[index]), "predicted": int(predicted[index])})
+        if len(shown) == MISCLASSIFIED_SHOWN:
+            break
+    return {"confusion": {"classes": class_names(grading.spec.dataset, label_set, count),
+                          "matrix": matrix.tolist()},
+            "misclassified": shown}
+
+
+def class_names(dataset: str, label_set: str, count: int) -> list[str]:
+    """Names of the classes where the grader knows them, else their numbers."""
+    known = {("fashion_mnist", "default"): FASHION_CLASSES, ("mnist", "default"): tuple("0123456789"),
+             ("fashion_mnist", "coarse"): FASHION_COARSE_CLASSES}.get((dataset, label_set), ())
+    return [known[i] if i < len(known) else str(i) for i in range(count)]
+
+
+def reported_curves(grading: Grading, found) -> list[dict]:
+    """The training histories the notebook's `fit` calls returned for this model: reported by the
+    submission, shown as such, never graded."""
+    if found is None:
+        return []
+    return [{"fit": fit.index, "cell": fit.cell, "history": fit.history}
+            for fit in grading.evidence.fits if fit.model_id == found.record.id and fit.history]
 
 
 def _artifact_mismatch(grading: Grading, role: str):

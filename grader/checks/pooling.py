@@ -25,18 +25,29 @@ def collapse_diagnosis(table: LayerTable, cell: int | None) -> Diagnosis | None:
                     size_out=format_size(step.size_out), trace=format_trace(steps))
 
 
+def trace_view(model_id: int, cell: int | None, table: LayerTable) -> dict:
+    """The size trace up to the collapse, as plain data for the reports' plot."""
+    step = table.collapse
+    steps = table.trace[: table.trace.index(step) + 1] if step is not None else table.trace
+    return {"model_id": model_id, "cell": cell, "collapse": step.layer if step is not None else None,
+            "steps": [{"layer": s.layer, "class_name": s.class_name, "size_in": list(s.size_in),
+                       "window": list(s.window), "size_out": list(s.size_out)} for s in steps]}
+
+
 def check_pooling(check: CheckSpec, evidence: Evidence, tables: dict[int, LayerTable]) -> CheckResult:
     records = {record.id: record for record in evidence.models}
-    diagnoses, seen = [], set()
+    diagnoses, traces, seen = [], [], set()
     for model_id, table in sorted(tables.items()):
         diagnosis = collapse_diagnosis(table, records[model_id].cell)
         key = diagnosis and (diagnosis.field("trace"), diagnosis.layer)
         if diagnosis is not None and key not in seen:
             seen.add(key)
             diagnoses.append(diagnosis)
+            traces.append(trace_view(model_id, records[model_id].cell, table))
     if diagnoses:
         return CheckResult(check.id, check.name, Outcome.FAILED, 0.0, check.points, check.visibility,
-                           f"{len(diagnoses)} model(s) shrink a feature map to nothing.", tuple(diagnoses))
+                           f"{len(diagnoses)} model(s) shrink a feature map to nothing.", tuple(diagnoses),
+                           data={"traces": traces})
     traced = sum(1 for table in tables.values() if table.trace)
     if not traced:
         return CheckResult(check.id, check.name, Outcome.SKIPPED, 0.0, check.points, check.visibility,
