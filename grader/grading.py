@@ -116,6 +116,17 @@ def prepare_run(spec: ExerciseSpec, workdir: Path, quick: bool, timeout: float |
 
 def grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
                      options: RunOptions) -> SubmissionResult:
+    """One submission's result, with the versions that produced it in `meta["versions"]`."""
+    result = _grade_submission(submission, spec, expected, options)
+    return replace(result, meta={**result.meta, "versions": spec_versions(spec)})
+
+
+def spec_versions(spec: ExerciseSpec) -> dict:
+    return run_versions(spec.id, expected_dir() / f"{spec.reference}.json")
+
+
+def _grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
+                      options: RunOptions) -> SubmissionResult:
     mode = options.mode
     if submission.path is None:
         return error_result(spec, submission.name, "unknown", submission.problem, mode)
@@ -172,7 +183,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     if not submissions:
         log(f"cnngrader: nothing to grade in {', '.join(map(str, paths))}")
         return 1
-    versions = run_versions(spec.id, expected_dir() / f"{spec.reference}.json")
+    versions = spec_versions(spec)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results: list[SubmissionResult] = []
     with tempfile.TemporaryDirectory(prefix="cnngrader-batch-") as workdir:
