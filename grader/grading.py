@@ -22,6 +22,7 @@ from .exercises import ExerciseSpec, load_spec
 from .reference import expected_dir, load_expected
 from .report.exports import write_grades_csv, write_junit
 from .report.gradescope import write_results
+from .report.html import write_report, write_summary
 from .report.terminal import render_text
 from .results import SubmissionResult, max_score, total_score
 from .runner import RunOptions, run_module, run_notebook
@@ -175,8 +176,6 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
                 memory_limit_bytes: int | None = 8 * 2**30, log=print, artifacts: bool = False) -> int:
     """Grade every submission found under `paths` into `out`: each one's results.json and
     report.html, then the class summary (index.html), grades.csv and junit.xml."""
-    from .report.html import write_report, write_summary  # TEMPORARY until html.py lands
-
     spec = load_spec(exercise_id)
     expected = load_expected(spec.reference)
     submissions = find_submissions(paths, artifacts)

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# The main job on bundled data: install everything, show what a correct answer looks like, grade
-# the bundled quick-mode example submissions of one exercise (the student's self-check), then,
-# for fashion_cnn, the clean --artifacts example: a notebook with the trained model it saved.
+# The main job on bundled data: install everything, show what a correct answer looks like, then
+# grade a small class of fashion_cnn's bundled examples as an instructor would with --artifacts
+# (each student hands in the notebook and the model file it saved): the trained model, an
+# uploaded file of another architecture, and notebooks with the usual mistakes and no model
+# file. It writes each submission's results.json and report.html, the class summary
+# (index.html), grades.csv and junit.xml, and prints the summary's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export TF_CPP_MIN_LOG_LEVEL=2
-exercise="${1:-fashion_cnn}"
-examples="examples/submissions/$exercise"
-cnngrader reference show "$exercise"
-# The files directly in the exercise's folder are the quick-mode examples (full/ and artifacts/
-# hold the examples of the other modes).
-# Two graders at once, one per core (each submission still runs in a kernel of its own).
-find "$examples" -maxdepth 1 -mindepth 1 -name '*--*' -print0 | sort -z |
-  xargs -0 -n 8 -P 2 cnngrader grade --exercise "$exercise" --quick --out graded
-if [ -d "$examples/artifacts/clean--passed--trained_model" ]; then
-  cnngrader grade "$examples/artifacts/clean--passed--trained_model" --exercise "$exercise" --artifacts --out graded
-fi
-echo "Results: graded/<submission>/results.json"
+examples="examples/submissions/fashion_cnn"
+out="${1:-graded/demo}"
+cnngrader reference show fashion_cnn
+rm -rf "$out"
+cnngrader grade --exercise fashion_cnn --artifacts --out "$out" \
+  "$examples/artifacts/clean--passed--trained_model" \
+  "$examples/artifacts/artifact_mismatch--passed--uploaded_dense_model" \
+  "$examples/layer_extra+param_mismatch--failed--extra_dense_64.ipynb" \
+  "$examples/layer_missing--failed--no_dropout.ipynb" \
+  "$examples/missing_callback--passed--no_early_stopping.ipynb" \
+  "$examples/name_error--passed--plt_not_imported.ipynb" \
+  "$examples/syntax_error--passed--unclosed_bracket.ipynb" \
+  "$examples/invalid_notebook--error--not_json.ipynb"
+echo "Open the class summary: $(cd "$out" && pwd)/index.html"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 
 import pytest
 
@@ -54,6 +56,15 @@ def test_broken_submissions_still_get_results_and_exit_0(tmp_path):
         assert results["score"] == 0
         codes = {d["code"] for t in results["tests"] for d in t["extra_data"]["diagnoses"]}
         assert codes == {code}
+        versions = results["extra_data"]["meta"]["versions"]
+        assert versions["exercise"] == "fashion_cnn" and len(versions["expected_sha256"]) == 64
+        assert set(versions) >= {"cnngrader", "python", "tensorflow", "keras", "device"}
+        assert (out / name / "report.html").is_file()
+    assert (out / "index.html").is_file()
+    rows = list(csv.reader((out / "grades.csv").open()))
+    assert [row[0] for row in rows] == ["id", "bob", "carol"]
+    suites = ElementTree.parse(out / "junit.xml").getroot().findall("testsuite")
+    assert [suite.get("name") for suite in suites] == ["bob", "carol"]
 
 
 def test_a_grader_failure_on_one_submission_still_leaves_results_for_all_and_exits_1(tmp_path, monkeypatch):

@@ -14,6 +14,9 @@ never below zero, times the check's points.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from ..diagnoses import Diagnosis, diagnose
 from ..exercises import CheckSpec, ModelSpec
 from ..layers import LayerRow, LayerTable
@@ -26,10 +29,12 @@ SHAPE_SETTINGS = ("filters", "units", "kernel_size", "strides", "padding", "pool
 
 
 def check_architecture(check: CheckSpec, model: ModelSpec, expected: dict, found: FoundModel | None,
-                       evidence_note: str = "", build_failure: str | None = None) -> CheckResult:
+                       evidence_note: str = "", build_failure: str | None = None,
+                       cell_source: str | None = None) -> CheckResult:
     """`build_failure` says where building a model failed (a cell, an entry point): when no model
     is found and one is given, that failure is the root cause, already diagnosed by the
-    execution check, and the architecture cannot be judged; `missing_model` would only repeat it."""
+    execution check, and the architecture cannot be judged; `missing_model` would only repeat it.
+    `cell_source` is the source of the cell that built the model: layer diagnoses point into it."""
     expected_rows = with_output_units(tuple(LayerRow.from_json(row) for row in expected["layers"]),
                                       model.output_classes)
     if found is None and build_failure:
@@ -42,6 +47,7 @@ def check_architecture(check: CheckSpec, model: ModelSpec, expected: dict, found
         return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
                            f"No model matching {model.title} was found.", (diagnosis,))
     diagnoses, units = compare_tables(expected_rows, expected.get("input_shape"), found.table, model)
+    diagnoses = [located(diagnosis, found.record.cell, cell_source, found.table.rows) for diagnosis in diagnoses]
     if found.table.unknown_layers:
         diagnoses.append(diagnose("not_recomputed", layers=", ".join(found.table.unknown_layers)))
     fraction = max(units, 0.0) / max(len(expected_rows), 1)
@@ -56,6 +62,29 @@ def check_architecture(check: CheckSpec, model: ModelSpec, expected: dict, found
     return CheckResult(check.id, check.name, outcome, score, check.points, check.visibility, summary,
                        tuple(diagnoses), data={"model_id": found.record.id, "cell": found.record.cell,
                                                "rows": _table_view(expected_rows, found.table.rows)})
+
+
+def located(diagnosis: Diagnosis, cell: int | None, source: str | None, rows: tuple[LayerRow, ...]) -> Diagnosis:
+    """A layer's diagnosis pointed at the cell that built the model and, where it can be told for
+    sure, at the line creating the layer."""
+    if cell is None or diagnosis.cell is not None:
+        return diagnosis
+    line = layer_line(source, rows, diagnosis.layer) if source and diagnosis.layer else None
+    return replace(diagnosis, cell=cell, line=line)
+
+
+def layer_line(source: str, rows: tuple[LayerRow, ...], layer: str) -> int | None:
+    """The line creating `layer`: the k-th `ClassName(` in the cell for the k-th layer of that
+    class. None unless the cell writes that class exactly as often as the model has such layers
+    (a loop, a helper function or an alias makes the counts differ)."""
+    target = next((row for row in rows if row.name == layer), None)
+    if target is None:
+        return None
+    same = [row.name for row in rows if row.class_name == target.class_name]
+    pattern = re.compile(rf"\b{re.escape(target.class_name)}\(")
+    lines = [number for number, text in enumerate(source.splitlines(), 1)
+             for _ in pattern.findall(text.split("#", 1)[0])]
+    return lines[same.index(layer)] if len(lines) == len(same) else None
 
 
 def compare_tables(expected: tuple[LayerRow, ...], expected_input, actual: LayerTable,

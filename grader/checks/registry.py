@@ -54,8 +54,11 @@ class CheckKind:
 
 
 def _architecture(grading: Grading, check) -> object:
+    found = grading.found[check.model]
+    cell = found.record.cell if found is not None else None
+    source = next((run.source for run in grading.evidence.cells if cell is not None and run.cell == cell), None)
     return check_architecture(check, grading.model_spec(check.model), grading.expected["models"][check.model],
-                              grading.found[check.model], grading.missing_note, grading.build_failure)
+                              found, grading.missing_note, grading.build_failure, source)
 
 
 CHECKS: dict[str, CheckKind] = {
