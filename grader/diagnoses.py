@@ -167,6 +167,11 @@ KINDS = (
     Kind("not_reloaded", "Saved model never loaded back",
          "Your code never loads a saved copy of {model} back (the exercise reloads {file}).",
          "Load it with `model = keras.models.load_model({file!r})` and check it gives the same results."),
+    Kind("missing_upload", "Model file not handed in",
+         "The file {path!r} of {model} was not handed in beside your notebook, so the grader cannot "
+         "measure the model you trained.",
+         "Upload {path!r}, the file your notebook writes when it runs in full, in the same folder as "
+         "the notebook."),
     Kind("artifact_mismatch", "Uploaded file is another model",
          "The uploaded file {path!r} holds another architecture than the model your notebook saves "
          "there ({what}); its accuracy does not count.",

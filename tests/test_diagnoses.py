@@ -64,6 +64,7 @@ SAMPLES = {
     "missing_artifact": dict(cell=7, path="best-cnn-model.keras", model="the Fashion-MNIST CNN"),
     "not_reloaded": dict(model="the Fashion-MNIST CNN", file="best-cnn-model.keras"),
     "artifact_mismatch": dict(path="best-cnn-model.keras", what="its Dense layer has 64 units, not 100"),
+    "missing_upload": dict(path="best-cnn-model.keras", model="the Fashion-MNIST CNN"),
     "base_not_reloaded": dict(cell=12, model="load_sub_model", base="shared_model"),
     "base_not_frozen": dict(cell=12, model="load_sub_model", base="load_shared_model"),
     "missing_baseline": dict(model="load_sub_model"),

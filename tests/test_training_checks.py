@@ -445,12 +445,12 @@ def test_artifacts_mode_grades_the_upload_even_if_the_capped_run_never_trained()
     assert check.outcome is Outcome.PASSED
 
 
-def test_artifacts_mode_without_the_upload_is_a_missing_artifact():
+def test_artifacts_mode_without_the_upload_is_a_missing_upload():
     result = grade("fashion_cnn", trained_run([cnn()], {1: 0.95}), mode="artifacts",
                    missing_artifacts={"cnn": "best-cnn-model.keras"})
     check = check_of(result, "accuracy")
-    assert (check.outcome, check.score, codes(check)) == (Outcome.FAILED, 0.0, ["missing_artifact"])
-    assert only(check, "missing_artifact").field("path") == "best-cnn-model.keras"
+    assert (check.outcome, check.score, codes(check)) == (Outcome.FAILED, 0.0, ["missing_upload"])
+    assert only(check, "missing_upload").field("path") == "best-cnn-model.keras"
 
 
 def test_a_role_not_found_is_not_graded():

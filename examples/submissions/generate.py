@@ -178,6 +178,11 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
             FASHION_TITLE, FASHION_DATA, FASHION_MODEL, FASHION_TRAIN, FASHION_EVALUATE,
             FASHION_PREDICT, FASHION_TEST, FASHION_RELOAD, FASHION_WEIGHTS, FASHION_FEATURE_MAPS,
         ],
+        # --artifacts, the notebook alone: the model file it saves was not handed in beside it.
+        "artifacts/missing_upload--passed--notebook_without_model_file/fashion_cnn.ipynb": [
+            FASHION_TITLE, FASHION_DATA, FASHION_MODEL, FASHION_TRAIN, FASHION_EVALUATE,
+            FASHION_PREDICT, FASHION_TEST, FASHION_RELOAD, FASHION_WEIGHTS, FASHION_FEATURE_MAPS,
+        ],
         # The workflow around the model: training set-up, checkpoint, reload, feature maps.
         "feature_map_model_missing--passed--first_conv_maps_only.ipynb": fashion_with_model(
             FASHION_MODEL, "Seeds 000/001 show the first convolution's maps only; the exercise "

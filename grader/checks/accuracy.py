@@ -45,7 +45,7 @@ def check_accuracy(grading: Grading, check: CheckSpec) -> CheckResult:
     if check.model in grading.missing_artifacts:
         path = grading.missing_artifacts[check.model]
         return result(check, Outcome.FAILED, 0.0, f"The file of {model.title} was not uploaded.",
-                      [diagnose("missing_artifact", path=path, model=model.title)])
+                      [diagnose("missing_upload", path=path, model=model.title)])
     mismatch = _artifact_mismatch(grading, check.model)
     if mismatch is not None:
         return result(check, Outcome.FAILED, 0.0, f"The uploaded file is not {model.title} your notebook builds.",

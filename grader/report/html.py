@@ -281,6 +281,9 @@ def _traces(data: dict) -> list[dict]:
 
 
 def _accuracy_view(data: dict, images) -> dict | None:
+    """What the accuracy check measured; None when it measured nothing (not uploaded, not trained)."""
+    if not data:
+        return None
     accuracy, pass_mark, floor = (data.get(key) if _is_number(data.get(key)) else None
                                   for key in ("accuracy", "pass", "floor"))
     if accuracy is None or pass_mark is None or floor is None:
