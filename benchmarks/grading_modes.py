@@ -1,15 +1,23 @@
 """Wall time and peak memory of `--quick`, `--artifacts` and full grading of one correct
-fashion_cnn submission that trains as the seed does (all 48,000 training images, up to 20 epochs
-with early stopping) and saves its best model.
+submission of an exercise, trained at the seed's scale, for sizing a Gradescope container.
 
-Steps: write the notebook; train it once outside the grader to get the saved model a student
-would upload (`best-cnn-model.keras`); then grade it in each mode with `cnngrader grade`, each in
-a process of its own, and print wall time, the peak memory of the student's kernel (the
-grader's own figure, from results.json) and the peak resident memory of the grader's process
-tree as `/usr/bin/time` sees it (the largest single process: kernel, evaluator or grader).
-Not part of the tests: it takes about 10 minutes on 2 cores.
+The notebook: for fashion_cnn, one written here that trains as the seed does (all 48,000 training
+images, up to 20 epochs with early stopping) and saves its best model; for the other exercises,
+the bundled `examples/submissions/<id>/clean--passed--correct.ipynb` scaled up to the seed's
+data and epochs (its `[:N]` slices removed, each `epochs=1` set to the seed's epochs, and a
+`save` of every model graded by accuracy added where the notebook saves none, so that
+`--artifacts` has files to grade); or any notebook given with `--notebook`.
 
-    python benchmarks/grading_modes.py [--workdir DIR] [--modes quick artifacts full]
+Steps: write the notebook; train it once outside the grader to get the saved models a student
+would upload; then grade it in each mode with `cnngrader grade`, each in a process of its own,
+and print wall time, the peak memory of the student's kernel (the grader's own figure, from
+results.json), the peak resident memory of the largest process (`/usr/bin/time`) and the peak of
+the whole process tree's resident memory summed (sampled every 0.25 s from /proc: grader,
+kernel and evaluation process together, what a container's memory limit sees).
+Not part of the tests: it takes 5 to 20 minutes per exercise on 2 cores.
+
+    python benchmarks/grading_modes.py [--exercise ID] [--notebook NB] [--workdir DIR]
+        [--modes quick artifacts full] [--cpus N]
 """
 
 from __future__ import annotations
@@ -21,10 +29,13 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CELLS = [
     """from tensorflow import keras
@@ -59,61 +70,165 @@ print(conv_acti.predict(train_scaled[0:1]).shape, conv2_acti.predict(train_scale
 ]
 
 
-def write_submission(folder: Path) -> Path:
+SEED_EPOCHS = {
+    "fashion_pooling": [20],
+    "fashion_conv_intro": [5, 5],
+    "mnist_models": [30, 30, 30],
+    "cnn_transfer": [20, 20, 10, 10],
+}
+"""Per exercise, the seed's epochs for each `epochs=1` of the clean example, in order."""
+
+SAVES = {
+    "fashion_conv_intro": ["model.save('dense.keras')", "model.save('cnn.keras')"],
+    "mnist_models": ["model.save('dense10.keras')", "model.save('mlp.keras')", "model.save('cnn.keras')"],
+    "cnn_transfer": [None, "super_model.save('classifier.keras')", None, None],
+}
+"""Per exercise, a line added to each training cell (in order) so that the model graded by
+accuracy is saved to a file a student would upload in --artifacts mode (None: none added)."""
+
+
+def seed_scale_cells(exercise: str) -> list[str]:
+    """The clean example's code cells at the seed's scale (see the module's docstring)."""
+    if exercise == "fashion_cnn":
+        return list(CELLS)
+    clean = nbformat.read(ROOT / "examples/submissions" / exercise / "clean--passed--correct.ipynb", as_version=4)
+    epochs, saves = iter(SEED_EPOCHS[exercise]), iter(SAVES.get(exercise, []))
+    cells = []
+    for cell in clean.cells:
+        if cell.cell_type != "code":
+            continue
+        source = re.sub(r"\[:\d+\]", "", cell.source)
+        while "epochs=1," in source or "epochs=1)" in source:
+            source = re.sub(r"epochs=1(?=[,)])", f"epochs={next(epochs)}", source, count=1)
+            save = next(saves, None)
+            if save:
+                source += "\n" + save
+        cells.append(source)
+    return cells
+
+
+def write_submission(folder: Path, cells: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
     path = folder / "correct_full_training.ipynb"
     nbformat.write(notebook, path)
     return path
 
 
-def train_once(folder: Path) -> float:
-    """Run the notebook's cells as a plain script in `folder`: the model file a student uploads
-    (offline, with the datasets served from a KERAS_HOME the data layer prepares)."""
-    from grader.data import prepare_keras_home
+def train_once(folder: Path, exercise: str, cells: list[str], prefix: list[str]) -> float:
+    """Run the notebook's cells as a plain script in `folder`: the model files a student uploads
+    (offline, with the datasets served from a KERAS_HOME the data layer prepares, and the data
+    file the grader puts beside a cnn_transfer notebook)."""
+    from grader.exercises import load_spec
+    from grader.grading import prepare_run
 
-    keras_home = folder.parent / "keras-home"
-    prepare_keras_home(keras_home)
+    options = prepare_run(load_spec(exercise), folder.parent, quick=True, timeout=None, data_dir=None)
+    provided = [folder / name for name in options.provided_files]
+    for name, path in options.provided_files.items():
+        (folder / name).write_bytes(Path(path).read_bytes())
+    # MNIST's loader checks the file's hash, so the subset is served as the probe serves it.
+    serve = "from grader.runner.probe import _serve_mnist_offline; _serve_mnist_offline()\n"
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "\n\n".join(CELLS[:3])], cwd=folder, check=True,
-                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(keras_home)},
-                   stdout=subprocess.DEVNULL)
+    try:
+        subprocess.run([*prefix, sys.executable, "-c", serve + "\n\n".join(cells)], cwd=folder, check=True,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(options.keras_home),
+                            "MPLBACKEND": "Agg"},
+                       stdout=subprocess.DEVNULL)
+    finally:
+        for path in provided:
+            path.unlink(missing_ok=True)
     return time.monotonic() - started
 
 
-def grade(path: Path, mode: str, out: Path) -> dict:
+def tree_rss_kb(root: int) -> tuple[int, int]:
+    """(sum, largest) resident memory in kB of `root` and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    sizes = []
+    for pid in tree:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if found:
+            sizes.append(int(found.group(1)))
+    return sum(sizes), max(sizes, default=0)
+
+
+def watch_memory(process: subprocess.Popen, peaks: dict) -> None:
+    while process.poll() is None:
+        total, largest = tree_rss_kb(process.pid)
+        peaks["sum"] = max(peaks.get("sum", 0), total)
+        peaks["largest"] = max(peaks.get("largest", 0), largest)
+        time.sleep(0.25)
+
+
+def grade(path: Path, exercise: str, mode: str, out: Path, prefix: list[str]) -> dict:
     flags = {"quick": ["--quick"], "artifacts": ["--artifacts"], "full": []}[mode]
-    command = ["/usr/bin/time", "-v", sys.executable, "-m", "grader.cli", "grade", str(path),
-               "--exercise", "fashion_cnn", "--out", str(out), *flags]
+    command = [*prefix, "/usr/bin/time", "-v", sys.executable, "-m", "grader.cli", "grade", str(path),
+               "--exercise", exercise, "--out", str(out), *flags]
     started = time.monotonic()
-    completed = subprocess.run(command, capture_output=True, text=True,
+    peaks: dict = {}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    watcher = threading.Thread(target=watch_memory, args=(process, peaks), daemon=True)
+    watcher.start()
+    _, stderr = process.communicate()
+    watcher.join()
     wall = time.monotonic() - started
-    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", completed.stderr)
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     results = json.loads(next(out.glob("*/results.json")).read_text())
     meta = results["extra_data"]["meta"]
-    return {"mode": mode, "wall_seconds": round(wall, 1), "score": results["score"],
+    return {"exercise": exercise, "mode": mode, "wall_seconds": round(wall, 1), "score": results["score"],
             "max_score": results["extra_data"]["max_score"],
             "kernel_peak": meta.get("peak_memory"),
             "largest_process_peak_mb": round(int(peak.group(1)) / 1024) if peak else None,
+            "tree_peak_mb": round(peaks.get("sum", 0) / 1024),
             "evaluation_seconds": (meta.get("evaluation") or {}).get("seconds"),
-            "accuracy": next((test["extra_data"].get("view", {}).get("accuracy") for test in results["tests"]
-                              if test["extra_data"]["check"] == "accuracy"), None)}
+            "accuracy": {test["extra_data"].get("model") or test["name"]: test["extra_data"].get("view", {}).get("accuracy")
+                         for test in results["tests"] if test["extra_data"]["check"] == "accuracy"},
+            "checks": {test["name"]: f'{test["score"]:g}/{test["max_score"]:g} {test["extra_data"]["outcome"]}'
+                       for test in results["tests"]}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--modes", nargs="+", default=["quick", "artifacts", "full"])
+    parser.add_argument("--exercise", default="fashion_cnn")
+    parser.add_argument("--notebook", type=Path, default=None,
+                        help="the notebook to grade (default: the seed-scale one described above)")
+    parser.add_argument("--cpus", type=int, default=None,
+                        help="pin every process to the first N cores (taskset), to see a smaller container")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cnngrader-bench-"))
+    prefix = ["taskset", "-c", ",".join(str(n) for n in range(args.cpus))] if args.cpus else []
+    if args.notebook:
+        cells = [cell.source for cell in nbformat.read(args.notebook, as_version=4).cells if cell.cell_type == "code"]
+    else:
+        cells = seed_scale_cells(args.exercise)
     submission = workdir / "submission"
-    notebook = write_submission(submission)
-    if "artifacts" in args.modes and not (submission / "best-cnn-model.keras").exists():
-        print(f"training once to get the uploaded model: {train_once(submission):.0f} s", flush=True)
+    notebook = write_submission(submission, cells)
+    if "artifacts" in args.modes and not any(submission.glob("*.keras")):
+        seconds = train_once(submission, args.exercise, cells, prefix)
+        print(f"training once to get the uploaded models: {seconds:.0f} s "
+              f"({', '.join(p.name for p in sorted(submission.glob('*.keras')))})", flush=True)
     for mode in args.modes:
         target = submission if mode == "artifacts" else notebook
-        row = grade(target, mode, workdir / f"graded-{mode}")
+        row = grade(target, args.exercise, mode, workdir / f"graded-{mode}", prefix)
         print(json.dumps(row), flush=True)
 
 

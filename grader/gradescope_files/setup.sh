@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, while it builds the autograder's image (with internet).
+# It installs Python (3.11 or newer: the grader reads its specs with tomllib), the CPU build of
+# TensorFlow, the cnngrader wheel bundled beside this script and, for the Fashion-MNIST
+# exercises, the dataset: Debian's package where this image's sources have it, else one download
+# through Keras now, so that grading never needs the network.
+# Written by `cnngrader gradescope build`; see README.md beside it.
+set -euo pipefail
+SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$SOURCE")"
+VENV="$ROOT/cnngrader-venv"
+DATA="$ROOT/cnngrader-data"
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+
+apt-get update -q
+apt-get install -y -q python3 python3-pip python3-venv
+PYTHON=python3
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  apt-get install -y -q python3.11 python3.11-venv
+  PYTHON=python3.11
+fi
+apt-get install -y -q dataset-fashion-mnist \
+  || echo "cnngrader setup: no dataset-fashion-mnist package here; Fashion-MNIST is downloaded below"
+
+"$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# The CPU build of TensorFlow first, so that pip does not fetch the larger GPU-capable wheel.
+"$VENV/bin/python" -m pip install -q "tensorflow-cpu>=2.16"
+"$VENV/bin/python" -m pip install -q "$SOURCE"/cnngrader-*.whl
+
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  mkdir -p "$DATA"
+  KERAS_HOME="$DATA" "$VENV/bin/python" -c \
+    "from tensorflow import keras; keras.datasets.fashion_mnist.load_data()"
+fi
+# Fail the image build here, where the instructor sees it, rather than on every submission.
+"$VENV/bin/python" -c "import grader, grader.grading, tensorflow; print('cnngrader', grader.__version__, 'tensorflow', tensorflow.__version__)"
