@@ -197,8 +197,8 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
                 failures += 1
                 result = error_result(spec, submission.name, "unknown", f"{type(error).__name__}: {error}",
                                       options.mode, code="grader_error")
+                result = replace(result, meta={**result.meta, "versions": versions})
                 log(f"cnngrader: internal error on {submission.name}:\n{traceback.format_exc()}")
-            result = replace(result, meta={**result.meta, "versions": versions})
             results.append(result)
             path = write_results(result, out / submission.name)
             write_report(result, out / submission.name, images)
