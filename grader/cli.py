@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
                        help="memory of a submission's processes; past it they are stopped (default: 8)")
     grade.add_argument("--data-dir", default=None, help="folder with the datasets (else the usual places)")
+    grade.add_argument("--isolation", choices=("auto", "jail", "user", "process"), default=None,
+                       help="how student code is isolated (default: auto, the strongest this machine allows; "
+                            "see the README)")
 
     check = commands.add_parser("check", help="self-check one notebook against an exercise's public checks (quick mode)")
     check.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="your notebook (.ipynb) or module (.py)")
@@ -145,7 +148,7 @@ def run_grade(args) -> int:
 
     return grade_paths(args.paths, args.exercise, out=args.out, quick=args.quick, timeout=args.timeout,
                        data_dir=args.data_dir, memory_limit_bytes=int(args.memory_limit * 2**30),
-                       artifacts=args.artifacts)
+                       artifacts=args.artifacts, isolation=args.isolation)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ input: it ends with a results.json like any other.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
 import traceback
@@ -19,7 +21,7 @@ import numpy as np
 from . import data
 from .evaluate import error_result, evaluate, needs_predictions, prepare_grading
 from .exercises import ExerciseSpec, load_spec
-from .reference import expected_dir, load_expected
+from .reference import ExpectedFilesChanged, expected_dir, load_expected, verify_expected
 from .report.exports import write_grades_csv, write_junit
 from .report.gradescope import write_results
 from .report.html import write_report, write_summary
@@ -27,6 +29,7 @@ from .report.terminal import render_text
 from .results import SubmissionResult, max_score, total_score
 from .runner import RunOptions, run_module, run_notebook
 from .runner.evaluation import run_evaluation
+from .runner.sandbox import IsolationUnavailable, detect
 from .versions import run_versions
 from .checks.artifacts import artifact_files, evaluated_models
 
@@ -67,6 +70,38 @@ def find_submissions(paths: list[Path], artifacts: bool = False) -> list[Submiss
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
     return found
+
+
+RESERVED_NAMES = {"index.html", "grades.csv", "junit.xml"}
+
+
+def unique_names(submissions: list[Submission]) -> list[Submission]:
+    """Give every submission an output folder of its own: `a/x.ipynb` and `b/x.ipynb` become
+    `a-x` and `b-x`, `alice.ipynb` and `alice.py` become `alice-ipynb` and `alice-py`, and a
+    name the class files use (index.html) or a hidden one gets a prefix. Nothing is replaced."""
+    def key(name: str) -> str:
+        return name.casefold()
+
+    def clashes(items: list[Submission]) -> set[str]:
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[key(item.name)] = counts.get(key(item.name), 0) + 1
+        return {name for name, count in counts.items() if count > 1}
+
+    named = [replace(item, name=f"_{item.name.lstrip('.')}" if item.name.startswith(".") or
+                     key(item.name) in RESERVED_NAMES or not item.name else item.name) for item in submissions]
+    for rename in (lambda item: f"{item.name}-{item.path.suffix.lstrip('.')}" if item.path and item.path.is_file()
+                   and item.name == _name(item.path) and item.path.suffix else item.name,
+                   lambda item: f"{item.path.parent.name}-{item.name}" if item.path else item.name):
+        clashing = clashes(named)
+        named = [replace(item, name=rename(item)) if key(item.name) in clashing else item for item in named]
+    seen: dict[str, int] = {}
+    final = []
+    for item in named:
+        count = seen.get(key(item.name), 0)
+        seen[key(item.name)] = count + 1
+        final.append(replace(item, name=f"{item.name}-{count + 1}") if count else item)
+    return final
 
 
 def submission_in_folder(folder: Path) -> Submission:
@@ -147,7 +182,8 @@ def _grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict
             if mode == "artifacts":
                 artifacts, missing, uploaded = artifact_files(grading, submission.artifacts)
                 files.update(uploaded)
-            evidence = replace(evidence, evaluation=run_evaluation(files, options.evaluation, options.evaluation_timeout))
+            evidence = replace(evidence, evaluation=run_evaluation(files, options.evaluation, options.evaluation_timeout,
+                                                                   options.isolation_level(), options.limits()))
     result = evaluate(spec, expected, evidence, submission.name, mode, artifacts=artifacts, missing_artifacts=missing)
     return replace(result, meta={**result.meta, "seconds": round(time.monotonic() - started, 2),
                                  **_evaluation_meta(evidence)})
@@ -173,20 +209,36 @@ def _evaluation_meta(evidence) -> dict:
 
 def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = False,
                 timeout: float | None = None, data_dir: str | None = None,
-                memory_limit_bytes: int | None = 8 * 2**30, log=print, artifacts: bool = False) -> int:
+                memory_limit_bytes: int | None = 8 * 2**30, log=print, artifacts: bool = False,
+                isolation: str | None = None) -> int:
     """Grade every submission found under `paths` into `out`: each one's results.json and
-    report.html, then the class summary (index.html), grades.csv and junit.xml."""
+    report.html, then the class summary (index.html), grades.csv and junit.xml.
+
+    Everything in `out` is written by this process from its own results: after the last
+    submission every file is checked against what was written and rewritten where a submission
+    changed it, so no run can alter its own grade or another's."""
     spec = load_spec(exercise_id)
+    try:
+        verify_expected(spec.reference)
+        level = detect(isolation)
+    except (ExpectedFilesChanged, IsolationUnavailable) as error:
+        log(f"cnngrader: {error}")
+        return 2
     expected = load_expected(spec.reference)
-    submissions = find_submissions(paths, artifacts)
+    submissions = unique_names(find_submissions(paths, artifacts))
     if not submissions:
         log(f"cnngrader: nothing to grade in {', '.join(map(str, paths))}")
         return 1
     versions = spec_versions(spec)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results: list[SubmissionResult] = []
+    written: dict[str, dict[str, bytes]] = {}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cnngrader-batch-") as workdir:
         options = prepare_run(spec, Path(workdir), quick, timeout, data_dir, memory_limit_bytes, artifacts)
+        hidden = [out.resolve(), *([spec.holdout_path.resolve()] if spec.holdout_path else [])]
+        options = replace(options, isolation=level, hidden=tuple(hidden))
         images = options.evaluation.images if options.evaluation is not None else None
         started = time.monotonic()
         failures = 0
@@ -200,18 +252,77 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
                 result = replace(result, meta={**result.meta, "versions": versions})
                 log(f"cnngrader: internal error on {submission.name}:\n{traceback.format_exc()}")
             results.append(result)
-            path = write_results(result, out / submission.name)
-            write_report(result, out / submission.name, images)
+            written[submission.name] = publish(result, out / submission.name, images)
             elapsed = time.monotonic() - started
             left = elapsed / index * (len(submissions) - index)
             if len(submissions) == 1:
                 log(render_text(result))
             log(f"[{index}/{len(submissions)}] {submission.name}: {total_score(result):g}/{max_score(result):g} "
-                f"-> {path}" + (f" (about {left / 60:.1f} min left)" if index < len(submissions) else ""))
+                f"-> {out / submission.name / 'results.json'}" +
+                (f" (about {left / 60:.1f} min left)" if index < len(submissions) else ""))
+    for name, files in written.items():
+        restored = restore(out / name, files)
+        if restored:
+            log(f"cnngrader: {name}: {', '.join(restored)} had been changed after grading; rewritten")
     run = {"exercise": spec.id, "title": spec.title, "mode": options.mode, "versions": versions,
            "seconds": round(time.monotonic() - started, 2), "started": started_at}
+    for name in RESERVED_NAMES:
+        clear(out / name)
     summary = write_summary(results, out, run)
     write_grades_csv(results, out / "grades.csv")
     write_junit(results, out / "junit.xml")
     log(f"class summary: {summary.resolve()} (grades.csv and junit.xml beside it)")
     return 1 if failures else 0
+
+
+def publish(result: SubmissionResult, folder: Path, images) -> dict[str, bytes]:
+    """Write a submission's results.json and report.html into a folder made fresh for them
+    (whatever was there, a planted file, a symlink, a read-only folder, goes first)."""
+    clear(folder)
+    write_results(result, folder)
+    write_report(result, folder, images)
+    return {name: (folder / name).read_bytes() for name in ("results.json", "report.html")}
+
+
+def restore(folder: Path, files: dict[str, bytes]) -> list[str]:
+    """Put back the files `publish` wrote if anything in the folder differs; the names changed."""
+    changed = []
+    for name, content in files.items():
+        path = folder / name
+        try:
+            same = not path.is_symlink() and path.is_file() and path.read_bytes() == content
+        except OSError:
+            same = False
+        if not same:
+            changed.append(name)
+    extra = folder.is_dir() and not folder.is_symlink() and {p.name for p in folder.iterdir()} - set(files)
+    if changed or extra or folder.is_symlink() or not folder.is_dir():
+        clear(folder)
+        folder.mkdir(parents=True)
+        for name, content in files.items():
+            (folder / name).write_bytes(content)
+    return changed or (["extra files"] if extra else [])
+
+
+def clear(path: Path) -> None:
+    """Remove whatever is at `path` (a link, a file, a folder made read-only), never following a link."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+        return
+    if not path.exists():
+        return
+
+    def writable_then_retry(function, target, _info):
+        os.chmod(os.path.dirname(target), 0o700)
+        if os.path.isdir(target) and not os.path.islink(target):
+            os.chmod(target, 0o700)
+        function(target)
+
+    for current, folders, _ in os.walk(path):
+        for name in folders:
+            try:
+                os.chmod(os.path.join(current, name), 0o700, follow_symlinks=False)
+            except (OSError, NotImplementedError):
+                pass
+    os.chmod(path, 0o700)
+    shutil.rmtree(path, onerror=writable_then_retry)

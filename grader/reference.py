@@ -7,6 +7,7 @@ and writes the metrics and the thresholds derived from them by the rule in `refe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import statistics
@@ -112,6 +113,7 @@ def record(exercise_id: str, seeds: int = 3, epochs_cap: int | None = None,
     target = (out_dir or expected_dir()) / f"{exercise_id}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(expected, indent=1) + "\n")
+    write_manifest(target.parent)
     return target
 
 
@@ -121,7 +123,45 @@ def refresh_tables(exercise_id: str, out_dir: Path | None = None) -> Path:
     expected = load_expected(exercise_id, out_dir)
     expected["models"] = model_entries(exercise_id)
     target.write_text(json.dumps(expected, indent=1) + "\n")
+    write_manifest(target.parent)
     return target
+
+
+MANIFEST = "SHA256SUMS"
+
+
+class ExpectedFilesChanged(RuntimeError):
+    """An expected file differs from the hash `reference record` wrote for it."""
+
+
+def write_manifest(directory: Path) -> Path:
+    """`SHA256SUMS` beside the expected files, in `sha256sum` format (`sha256sum -c` reads it)."""
+    lines = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}"
+             for path in sorted(Path(directory).glob("*.json"))]
+    target = Path(directory) / MANIFEST
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def verify_expected(exercise_id: str, directory: Path | None = None) -> None:
+    """Stop unless `<id>.json` has the hash the manifest records: an expected file changed by
+    hand, or by a student's run, must not grade a class."""
+    directory = Path(directory or expected_dir())
+    manifest = directory / MANIFEST
+    name = f"{exercise_id}.json"
+    try:
+        recorded = dict(reversed(line.split(None, 1)) for line in manifest.read_text().splitlines() if line.strip())
+    except (OSError, ValueError):
+        raise ExpectedFilesChanged(f"{manifest} is missing or unreadable, so {name} cannot be checked; "
+                                   "run `cnngrader reference record` (or restore the file from git)") from None
+    try:
+        actual = hashlib.sha256((directory / name).read_bytes()).hexdigest()
+    except OSError as error:
+        raise ExpectedFilesChanged(f"{directory / name} cannot be read ({error.strerror})") from None
+    if recorded.get(name) != actual:
+        raise ExpectedFilesChanged(
+            f"{directory / name} is not the file `cnngrader reference record` wrote (its SHA-256 is not the "
+            f"one in {manifest}); restore it from git, or record it again, before grading")
 
 
 def summarise(runs: list[dict]) -> dict[str, dict]:

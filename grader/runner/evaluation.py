@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,23 +25,33 @@ import numpy as np
 from ..data import EvaluationSet
 from ..evidence import Evaluation, ModelEvaluation
 from .limits import kill_tree
+from .sandbox import Confinement, Isolation, Limits, detect
 
 MAX_CONFIG_BYTES = 16 * 2**20
 
 
-def run_evaluation(files: dict[str, Path], evaluation_set: EvaluationSet, timeout: float) -> Evaluation:
-    """Predict `evaluation_set.images` with every file in `files` (key -> path) in one process."""
+def run_evaluation(files: dict[str, Path], evaluation_set: EvaluationSet, timeout: float,
+                   isolation: Isolation | None = None, limits: Limits | None = None) -> Evaluation:
+    """Predict `evaluation_set.images` with every file in `files` (key -> path) in one process,
+    confined like the submission's own (the files it loads are the student's)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cnngrader-eval-") as folder:
         root = Path(folder)
-        (root / "work").mkdir()
-        (root / "out").mkdir()
+        for name in ("work", "out", "models"):
+            (root / name).mkdir()
+        os.chmod(root, 0o755)
         np.save(root / "images.npy", evaluation_set.images, allow_pickle=False)
+        copies = {}
+        for index, (key, path) in enumerate(files.items()):
+            copies[key] = root / "models" / f"{index}{Path(path).suffix}"
+            shutil.copyfile(path, copies[key])
         config = {"images": str(root / "images.npy"), "out": str(root / "out"),
                   # Absolute: the process runs in a folder of its own.
-                  "models": [{"key": key, "path": str(Path(path).resolve())} for key, path in files.items()]}
+                  "models": [{"key": key, "path": str(path)} for key, path in copies.items()]}
         (root / "config.json").write_text(json.dumps(config))
-        stopped = _run(root, timeout)
+        confinement = Confinement(isolation or detect(), root, root / "work", limits or Limits())
+        with confinement:
+            stopped = _run(root, timeout, confinement)
         report = _read_report(root / "out" / "report.json")
         models = {key: _model_evaluation(key, path, report.get(key), root / "out" / f"{key}.npy")
                   for key, path in files.items()}
@@ -50,14 +61,14 @@ def run_evaluation(files: dict[str, Path], evaluation_set: EvaluationSet, timeou
                       stopped=stopped, seconds=round(time.monotonic() - started, 2), timeout=timeout)
 
 
-def _run(root: Path, timeout: float) -> str | None:
+def _run(root: Path, timeout: float, confinement: Confinement) -> str | None:
     environment = {key: os.environ[key] for key in ("PATH", "LANG", "OMP_NUM_THREADS", "KERAS_BACKEND",
                                                     "CUDA_VISIBLE_DEVICES") if key in os.environ}
     environment.update({"HOME": str(root / "work"), "KERAS_HOME": str(root / "work" / ".keras"),
                         "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"})
     with open(root / "evaluator.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.runner.evaluator", str(root / "config.json")],
+            confinement.command([sys.executable, "-I", "-m", "grader.runner.evaluator", str(root / "config.json")]),
             cwd=root / "work", env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             start_new_session=True,
         )
@@ -67,6 +78,8 @@ def _run(root: Path, timeout: float) -> str | None:
             kill_tree(process.pid)
             process.wait()
             return "timeout"
+        finally:
+            confinement.end()
     return None if process.returncode == 0 else "failed"
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..evidence import CellError, CellRun, Evidence
-from .limits import MemoryWatch, format_bytes, kill_tree
+from .limits import CappedReader, MemoryWatch, format_bytes, kill_tree
 from .options import RunOptions, evidence_fields, read_probe_payload, submission_environment
 
 OUTPUT_CAP = 64 * 1024
@@ -22,30 +22,45 @@ def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], k
         config = json.loads(workspace.probe_config.read_text())
         config.update({"kind": kind, "path": str(workspace.submission), "entry_points": list(entry_points)})
         workspace.probe_config.write_text(json.dumps(config))
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "grader.runner.worker", str(workspace.probe_config)],
-            cwd=workspace.folder, env=submission_environment(workspace, options),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        stopped, detail = None, ""
-        with MemoryWatch(process.pid, options.memory_limit_bytes) as watch:
-            try:
-                output, _ = process.communicate(timeout=min(options.cell_timeout, options.submission_timeout))
-            except subprocess.TimeoutExpired:
+        limit = min(options.cell_timeout, options.submission_timeout)
+        with options.confinement(workspace, export_dir) as confinement:
+            started = time.monotonic()
+            process = subprocess.Popen(
+                confinement.command([sys.executable, "-m", "grader.runner.worker", str(workspace.probe_config)]),
+                cwd=workspace.folder, env=submission_environment(workspace, options),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            output = CappedReader(process.stdout, keep=OUTPUT_CAP // 2)
+            stopped, detail = None, ""
+            with MemoryWatch(process.pid, options.memory_limit_bytes,
+                             folders=(workspace.root, *([export_dir] if export_dir else [])),
+                             disk_limit=options.max_disk_bytes) as watch:
+                try:
+                    process.wait(timeout=limit)
+                except subprocess.TimeoutExpired:
+                    stopped, detail = "timeout", f"over {limit:.0f} s"
                 kill_tree(process.pid)
-                output, _ = process.communicate()
-                stopped = "timeout"
-                detail = f"over {min(options.cell_timeout, options.submission_timeout):.0f} s"
-        if watch.exceeded:
-            stopped, detail = "memory_limit", f"over {format_bytes(options.memory_limit_bytes)}"
-        elif stopped is None and process.returncode != 0:
-            stopped, detail = "kernel_died", f"exit status {process.returncode}"
-        evidence = Evidence(kind=kind, stopped=stopped, stopped_detail=detail, meta={
-            "run_seconds": round(time.monotonic() - started, 2), "peak_memory": format_bytes(watch.peak),
-            "output_tail": (output or b"")[-OUTPUT_CAP:].decode("utf-8", "replace"),
-        })
+                process.wait()
+            confinement.end()
+            output.join(2)
+            process.stdout.close()
+            if watch.exceeded or confinement.oom_killed():
+                stopped, detail = "memory_limit", f"over {format_bytes(options.memory_limit_bytes)}"
+            elif watch.disk_exceeded:
+                stopped, detail = "disk_limit", f"over {format_bytes(options.max_disk_bytes)} written"
+            elif stopped is None and process.returncode != 0:
+                stopped, detail = "kernel_died", f"exit status {process.returncode}"
+            limits_hit = []
+            if output.total > options.max_output_bytes:
+                limits_hit.append({"limit": "output", "cell": None, "value": format_bytes(options.max_output_bytes)})
+            if confinement.process_cap_hit():
+                limits_hit.append({"limit": "processes", "cell": None, "value": f"{options.max_processes} processes"})
+            evidence = Evidence(kind=kind, stopped=stopped, stopped_detail=detail, meta={
+                "run_seconds": round(time.monotonic() - started, 2), "peak_memory": format_bytes(watch.peak),
+                "output_tail": output.text(), "isolation": confinement.description(),
+                **({"limits_hit": limits_hit} if limits_hit else {}),
+            })
         return _with_probe(evidence, workspace.evidence_path, path.name)
 
 

@@ -9,7 +9,9 @@ first cell installs the probe; a hidden cell before each student cell tells it t
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -23,7 +25,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..evidence import CellError, CellRun, Evidence, strip_ansi
-from .limits import MemoryWatch, format_bytes, kill_tree
+from .limits import CappedReader, MemoryWatch, format_bytes, kill_tree
 from .options import RunOptions, evidence_fields, read_probe_payload, submission_environment
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -67,10 +69,10 @@ def run_notebook(path: Path, options: RunOptions, export_dir: Path | None = None
         return Evidence(kind="notebook", invalid=problem)
     sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     with options.workspace(path, export_dir) as workspace:
-        return _execute(sources, workspace, options)
+        return _execute(sources, workspace, options, export_dir)
 
 
-def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
+def _execute(sources: list[str], workspace, options: RunOptions, export_dir: Path | None) -> Evidence:
     program = [INTERNAL + f"from grader.runner import probe as __cnngrader_probe\n"
                f"__cnngrader_probe.install({str(workspace.probe_config)!r})"]
     for number, source in enumerate(sources, start=1):
@@ -80,57 +82,90 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
     executable.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
     deadline = time.monotonic() + options.submission_timeout
-    client = NotebookClient(
-        executable, km=pinned_kernel_manager(workspace.evidence_path.parent), kernel_name=KERNEL_NAME,
-        timeout=int(options.cell_timeout), allow_errors=True,
-        interrupt_on_timeout=True, startup_timeout=120, record_timing=False,
-        resources={"metadata": {"path": str(workspace.folder)}},
-    )
-    client.timeout_func = lambda cell: max(1, int(min(options.cell_timeout, deadline - time.monotonic())))
-    runs: list[CellRun] = []
-    stopped, detail, stopped_cell, peak, setup_seconds, probe_error = None, "", None, 0, 0.0, None
-    started = time.monotonic()
-    kernel_log = open(workspace.evidence_path.with_name("kernel.log"), "wb")
-    kernel_pid = -1
-    try:
-        with kernel_log, client.setup_kernel(env=submission_environment(workspace, options),
-                                             stdout=kernel_log, stderr=kernel_log):
-            kernel_pid = _kernel_pid(client)
-            watch = MemoryWatch(kernel_pid, options.memory_limit_bytes)
-            with watch:
-                kernel_ready = time.monotonic()
-                for index, cell in enumerate(executable.cells):
-                    number = index // 2 if index % 2 == 0 and 0 < index < len(executable.cells) - 1 else None
-                    if time.monotonic() > deadline:
-                        stopped, stopped_cell = "timeout", number
-                        detail = f"the whole submission ran over {options.submission_timeout:.0f} s"
-                        break
-                    cell_started = time.monotonic()
-                    try:
-                        client.execute_cell(cell, index)
-                    except CellTimeoutError:
-                        cell.outputs = [{"output_type": "error", "ename": "TimeoutError", "evalue": "", "traceback": []}]
-                    except DeadKernelError as error:
-                        stopped, stopped_cell = ("memory_limit" if watch.exceeded else "kernel_died"), number
-                        detail = str(error)
-                        if number is not None:
-                            runs.append(CellRun(number, cell.source, "error", None, time.monotonic() - cell_started))
-                        break
-                    if index == 0:
-                        setup_seconds = time.monotonic() - cell_started
-                        probe_error = next((f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
-                                            if o.get("output_type") == "error"), None)
-                    if number is not None:
-                        runs.append(_cell_run(number, cell, time.monotonic() - cell_started, options))
-                        if runs[-1].status == "timeout" and time.monotonic() > deadline:
+    with options.confinement(workspace, export_dir) as confinement:
+        client = LimitedClient(
+            executable, km=pinned_kernel_manager(workspace.evidence_path.parent, confinement), kernel_name=KERNEL_NAME,
+            timeout=int(options.cell_timeout), allow_errors=True,
+            interrupt_on_timeout=True, startup_timeout=120, record_timing=False,
+            resources={"metadata": {"path": str(workspace.folder)}},
+        )
+        client.limit(options.max_output_bytes, options.interrupt_grace)
+        client.timeout_func = lambda cell: max(1, int(min(options.cell_timeout, deadline - time.monotonic())))
+        runs: list[CellRun] = []
+        stopped, detail, stopped_cell, peak, setup_seconds, probe_error = None, "", None, 0, 0.0, None
+        started = kernel_ready = time.monotonic()
+        read_end, write_end = os.pipe()
+        kernel_log = CappedReader(read_end, keep=4096)
+        kernel_pid = -1
+        try:
+            with client.setup_kernel(env=submission_environment(workspace, options),
+                                     stdout=write_end, stderr=write_end):
+                os.close(write_end)
+                write_end = -1
+                kernel_pid = _kernel_pid(client)
+                client.kill = lambda: kill_tree(kernel_pid)
+                watch = MemoryWatch(kernel_pid, options.memory_limit_bytes,
+                                    folders=(workspace.root, *([export_dir] if export_dir else [])),
+                                    disk_limit=options.max_disk_bytes)
+                with watch:
+                    kernel_ready = time.monotonic()
+                    for index, cell in enumerate(executable.cells):
+                        number = index // 2 if index % 2 == 0 and 0 < index < len(executable.cells) - 1 else None
+                        if time.monotonic() > deadline:
                             stopped, stopped_cell = "timeout", number
+                            detail = f"the whole submission ran over {options.submission_timeout:.0f} s"
                             break
-            peak = watch.peak
-            if watch.exceeded:
-                stopped = "memory_limit"
-                detail = f"over {format_bytes(options.memory_limit_bytes)}"
-    finally:
-        _shut_down(client, kernel_pid)
+                        cell_started = time.monotonic()
+                        client.cell_started(index)
+                        try:
+                            client.execute_cell(cell, index)
+                        except CellTimeoutError:
+                            if client.killed:
+                                stopped, stopped_cell = "timeout", number
+                                detail = f"over {options.cell_timeout:.0f} s"
+                                if number is not None:
+                                    runs.append(CellRun(number, cell.source, "timeout",
+                                                        CellError("TimeoutError", f"over {options.cell_timeout:.0f} s, "
+                                                                  "and it did not stop when interrupted"),
+                                                        time.monotonic() - cell_started))
+                                break
+                            cell.outputs = [{"output_type": "error", "ename": "TimeoutError", "evalue": "", "traceback": []}]
+                        except DeadKernelError as error:
+                            stopped, stopped_cell = _death_cause(watch, confinement), number
+                            detail = str(error)
+                            if number is not None:
+                                runs.append(CellRun(number, cell.source, "error", None, time.monotonic() - cell_started))
+                            break
+                        if index == 0:
+                            setup_seconds = time.monotonic() - cell_started
+                            probe_error = next((f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
+                                                if o.get("output_type") == "error"), None)
+                        if number is not None:
+                            runs.append(_cell_run(number, cell, time.monotonic() - cell_started, options))
+                            if runs[-1].status == "timeout" and time.monotonic() > deadline:
+                                stopped, stopped_cell = "timeout", number
+                                break
+                peak = watch.peak  # resident memory; the cgroup's figure counts the page cache too
+                if watch.exceeded or confinement.oom_killed():
+                    stopped = "memory_limit"
+                if watch.disk_exceeded:
+                    stopped = "disk_limit"
+        finally:
+            if write_end >= 0:
+                os.close(write_end)
+            _shut_down(client, kernel_pid)
+            confinement.end()
+            kernel_log.join(1)
+            os.close(read_end)
+        if stopped == "memory_limit":
+            detail = f"over {format_bytes(options.memory_limit_bytes)}"
+        elif stopped == "disk_limit":
+            detail = f"over {format_bytes(options.max_disk_bytes)} written"
+        limits_hit = [{"limit": "output", "cell": index // 2, "value": format_bytes(options.max_output_bytes)}
+                      for index in sorted(client.cut_cells) if index % 2 == 0 and index > 0]
+        if confinement.process_cap_hit():
+            limits_hit.append({"limit": "processes", "cell": None, "value": f"{options.max_processes} processes"})
+        isolation = confinement.description()
     executed = {run.cell for run in runs}
     runs += [CellRun(n, s, "not_run") for n, s in enumerate(sources, start=1) if n not in executed]
     runs.sort(key=lambda run: run.cell)
@@ -142,22 +177,88 @@ def _execute(sources: list[str], workspace, options: RunOptions) -> Evidence:
                        **({"probe": f"the probe could not be installed: {probe_error}"} if probe_error else {}),
                        "run_seconds": round(time.monotonic() - started, 2),
                        "peak_memory": format_bytes(peak), "data_served": options.data_served,
-                       "quick": options.quick}),
+                       "quick": options.quick, "isolation": isolation,
+                       **({"limits_hit": limits_hit} if limits_hit else {}),
+                       **({"kernel_log_tail": kernel_log.text()[-4000:]} if stopped else {})}),
         workspace,
     )
 
 
-def pinned_kernel_manager(folder: Path) -> AsyncKernelManager:
-    """A kernel manager that starts the grader's own Python, whatever kernels the machine has
-    registered: a user's 'python3' kernelspec could point at an environment without the probe."""
+def _death_cause(watch: MemoryWatch, confinement) -> str:
+    if watch.exceeded or confinement.oom_killed():
+        return "memory_limit"
+    if watch.disk_exceeded:
+        return "disk_limit"
+    return "kernel_died"
+
+
+class LimitedClient(NotebookClient):
+    """nbclient's client under the grader's limits: each cell's output is cut while it streams
+    (the cut said in the output), and a cell that does not stop when interrupted (it ignores
+    SIGINT, or is stuck in C code) has its kernel's processes killed after a grace."""
+
+    def limit(self, output_bytes: int, grace: float) -> None:
+        self.output_bytes = output_bytes
+        self.grace = grace
+        self.cut_cells: set[int] = set()
+        self.used: dict[int, int] = {}
+        self.killed = False
+        self.kill = lambda: None
+        self._interrupted_at = None
+
+    def cell_started(self, index: int) -> None:
+        self._interrupted_at = None
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        if msg.get("msg_type") == "error":
+            content["evalue"] = str(content.get("evalue", ""))[:8000]
+            content["traceback"] = [str(line)[:4000] for line in content.get("traceback", [])[-60:]]
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(content.get("text", "")) if msg.get("msg_type") == "stream" else len(json.dumps(content, default=str))
+        used = self.used.get(cell_index, 0) + size
+        self.used[cell_index] = used
+        if used > self.output_bytes:
+            if cell_index not in self.cut_cells:
+                self.cut_cells.add(cell_index)
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stderr",
+                    text=f"\n[cnngrader: the output of this cell was cut at {format_bytes(self.output_bytes)}]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        now = time.monotonic()
+        if self._interrupted_at is None:
+            self._interrupted_at = now
+            return await super()._async_handle_timeout(timeout, cell)
+        if now - self._interrupted_at >= self.grace:
+            self.killed = True
+            self.kill()
+            raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
+        await asyncio.sleep(0.25)
+        return None
+
+
+def pinned_kernel_manager(folder: Path, confinement) -> AsyncKernelManager:
+    """A kernel manager that starts the grader's own Python through the jail, whatever kernels
+    the machine has registered (a user's 'python3' kernelspec could point at an environment
+    without the probe). The kernel talks over Unix sockets in the run's own folder (`ipc`), not
+    TCP ports another process on the machine could reach, and works inside a network namespace."""
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "cnngrader (Python 3)", "language": "python",
+        "argv": confinement.command(argv), "display_name": "cnngrader (Python 3)", "language": "python",
     }))
     specs = KernelSpecManager(kernel_dirs=[str(spec.parent)], ensure_native_kernel=False)
-    return AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+    manager = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs, transport="ipc",
+                                 connection_file=str(folder / "kernel.json"), ip=str(folder / "k"))
+    manager.write_connection_file()
+    uid = confinement.isolation.uid
+    if uid is not None:
+        os.chown(folder / "kernel.json", uid, uid)
+    return manager
 
 
 def _cell_run(number: int, cell, seconds: float, options: RunOptions) -> CellRun:

@@ -47,8 +47,26 @@ class Probe:
         self.started = time.monotonic()
 
     def install(self) -> None:
-        import keras
+        """Watch Keras from the moment it is imported: now if it already is, else through an
+        import hook, so a run that never imports Keras does not pay for TensorFlow."""
+        self.keras = None
+        if "keras" in sys.modules:
+            self._watch_keras(sys.modules["keras"])
+        else:
+            sys.meta_path.insert(0, _KerasImportHook(self))
+        try:
+            shell = get_ipython()  # noqa: F821 - defined inside IPython kernels only
+        except NameError:
+            shell = None
+        if shell is not None:
+            shell.events.register("post_run_cell", self._after_cell)
+            self.shell = shell
+        else:
+            self.shell = None
 
+    def _watch_keras(self, keras) -> None:
+        if self.keras is not None:
+            return
         self.keras = keras
         model_class = keras.Model
         self._wrap_init(model_class)
@@ -62,15 +80,6 @@ class Probe:
             _serve_mnist_offline()
         if self.serve_cifar100:
             _serve_cifar100_offline()
-        try:
-            shell = get_ipython()  # noqa: F821 - defined inside IPython kernels only
-        except NameError:
-            shell = None
-        if shell is not None:
-            shell.events.register("post_run_cell", self._after_cell)
-            self.shell = shell
-        else:
-            self.shell = None
 
     def at_cell(self, number: int) -> None:
         self.cell = number
@@ -219,7 +228,7 @@ class Probe:
 
     def snapshot(self) -> None:
         """Name every model by the variables that now hold it, then write the evidence file."""
-        namespace = self.shell.user_ns if self.shell is not None else {}
+        namespace = self.shell.user_ns if self.shell is not None and self.keras is not None else {}
         for name, value in list(namespace.items()):
             if name.startswith("_") or not isinstance(value, self.keras.Model):
                 continue
@@ -283,7 +292,8 @@ class Probe:
             "weights": self.weights,
             "exports": self.exports,
             "meta": {"probe_seconds": round(time.monotonic() - self.started, 2), "quick": self.quick,
-                     "keras": self.keras.__version__, "backend": self.keras.backend.backend()},
+                     "keras": getattr(self.keras, "__version__", None),
+                     "backend": self.keras.backend.backend() if self.keras is not None else None},
         }
         temporary = self.evidence_path + ".tmp"
         with open(temporary, "w") as handle:
@@ -306,6 +316,49 @@ class Probe:
 MAX_EXPORTS = 32
 CALLBACK_SETTINGS = ("monitor", "patience", "restore_best_weights", "min_delta", "mode", "filepath",
                      "save_best_only", "save_weights_only", "start_from_epoch")
+
+
+class _KerasImportHook:
+    """A meta-path finder that lets `keras` import as usual, then hands the module to the probe."""
+
+    def __init__(self, probe: Probe):
+        self.probe = probe
+        self.busy = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras" or self.busy:
+            return None
+        import importlib.util
+
+        self.busy = True
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            self.busy = False
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _ThenWatch(spec.loader, self)
+        return spec
+
+
+class _ThenWatch:
+    """The keras package's own loader, followed by the probe's wrapping of the imported module."""
+
+    def __init__(self, loader, hook: _KerasImportHook):
+        self._loader = loader
+        self._hook = hook
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        if self._hook in sys.meta_path:
+            sys.meta_path.remove(self._hook)
+        self._hook.probe._watch_keras(module)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
 
 
 class _FitWatcher:
