@@ -92,6 +92,27 @@ KINDS = (
     Kind("memory_limit", "Memory limit reached",
          "Your work used more than the {limit} of memory allowed{where}.",
          "Use smaller batches, fewer or smaller layers, or avoid keeping copies of the dataset."),
+    Kind("disk_limit", "Disk limit reached",
+         "{where}: your code wrote more to disk than the {limit} allowed.",
+         "Save only the files the exercise asks for: one model file (with a `ModelCheckpoint`, pass "
+         "`save_best_only=True` rather than saving every epoch), and no copies of the dataset."),
+    Kind("process_limit", "Process limit reached",
+         "{where}: your code tried to start more than the {limit} allowed.",
+         "Start no processes or threads of your own (`os.fork`, `subprocess`, `multiprocessing`, a "
+         "`Thread` per item): one Python process trains the exercise's models."),
+    Kind("file_limit", "File too large",
+         "{where}: a file your code writes grew past the {limit} allowed for one file.",
+         "Write smaller files: save the model once with `model.save('model.keras')`, and do not save "
+         "the whole dataset or every prediction to disk."),
+    Kind("output_limit", "Output cut",
+         "{where} printed more than the {limit} of output the grader keeps of one cell; the rest was dropped.",
+         "Nothing is graded on it, but print less: `fit(..., verbose=2)` prints one line per epoch "
+         "(`verbose=0` none), and print shapes or summaries rather than whole arrays."),
+    Kind("network_unavailable", "No network where work is graded",
+         "{where} tried to reach {target} over the network, which is switched off where your work is "
+         "graded ({reason}).",
+         "Download nothing while the notebook runs: load the data with `keras.datasets` or the files "
+         "the exercise gives you, and install no package from the notebook."),
     Kind("invalid_notebook", "Not a readable notebook",
          "{path} cannot be read as a Jupyter notebook: {problem}.",
          "Download the notebook again from Jupyter or Colab (File > Download > .ipynb) and submit that file."),
@@ -137,6 +158,12 @@ KINDS = (
     Kind("returned_not_a_model", "Function returns no model",
          "Your module's `{name}()` returned {returned}, not a Keras model.",
          "End `{name}()` with `return model`, where `model` is the model it builds."),
+    Kind("model_unreadable", "Model the grader cannot read",
+         "{where}: the grader cannot read the layers of {model} from its config ({problem}), so it "
+         "cannot check that model.",
+         "Build the model with `keras.Sequential([...])` or `keras.Model(inputs, outputs)` from Keras's "
+         "own layers with plain settings (numbers for units, filters and sizes), without overriding "
+         "`get_config`, then run the notebook from the top."),
     # Trained models: measured by the grader from the weights, never from what the code reports.
     Kind("not_trained", "Model never trained",
          "`{name}`, {model}, still has the weights it was created with: no `fit` changed them.",

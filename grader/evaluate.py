@@ -15,7 +15,7 @@ from .layers import LayerRow
 from .results import CheckResult, Outcome, SubmissionResult
 from .checks.architecture import with_output_units
 from .checks.context import Grading
-from .checks.models import find_models, tables_for
+from .checks.models import find_models, read_tables
 from .checks.registry import CHECKS
 
 NOT_FOR_KIND = {
@@ -32,7 +32,7 @@ def prepare_grading(spec: ExerciseSpec, expected: dict, evidence: Evidence, subm
                     mode: str = "full", artifacts: dict | None = None,
                     missing_artifacts: dict | None = None) -> Grading:
     """Everything the checks share, derived once: tables, which model answers which role."""
-    tables = tables_for(evidence)
+    tables, unreadable = read_tables(evidence)
     expected_rows = {
         model.key: with_output_units(tuple(LayerRow.from_json(r) for r in expected["models"][model.key]["layers"]),
                                      model.output_classes)
@@ -41,10 +41,10 @@ def prepare_grading(spec: ExerciseSpec, expected: dict, evidence: Evidence, subm
     buildable = {model_id: table for model_id, table in tables.items() if table.collapse is None}
     return Grading(spec=spec, expected=expected, evidence=evidence, submission=submission, mode=mode,
                    tables=tables, expected_rows=expected_rows,
-                   found=find_models(spec.models, expected_rows, evidence, buildable),
+                   found=find_models(spec.models, expected_rows, evidence, buildable, unreadable),
                    missing_note=_missing_note(evidence, len(tables)),
                    build_failure=failed_build(evidence, tables), artifacts=artifacts or {},
-                   missing_artifacts=missing_artifacts or {})
+                   missing_artifacts=missing_artifacts or {}, unreadable=unreadable)
 
 
 def evaluate(spec: ExerciseSpec, expected: dict, evidence: Evidence, submission: str,

@@ -4,7 +4,9 @@
 shape arithmetic of `shapes.py` and the parameter formulas of the layers the exercises use:
 Input, Conv2D, pooling, Dense, Flatten, Dropout, BatchNormalization, Activation and friends.
 A layer it does not know gets `None` for shape and parameters, so a check can say "could not
-recompute" instead of guessing. Pure: plain dicts in, frozen dataclasses out.
+recompute" instead of guessing. A config it cannot read at all (a setting of the wrong type, a
+required one missing, nesting deeper than any real model's) raises `UnreadableConfig`, naming
+what it could not read, and nothing else. Pure: plain dicts in, frozen dataclasses out.
 """
 
 from __future__ import annotations
@@ -36,6 +38,18 @@ MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 # The settings a student can get wrong, per layer class; everything else in a config is noise.
 SETTINGS = ("units", "filters", "kernel_size", "strides", "padding", "pool_size",
             "activation", "rate", "dilation_rate", "use_bias", "target_shape")
+MAX_CONFIG_DEPTH = 100
+"""How deeply lists and dicts may nest in a config the grader reads. A real model nests about
+three levels per model inside it (a transfer model in a Sequential: 15); a deeper config is
+refused before it is walked, so that walking it cannot exhaust Python's stack."""
+MALFORMED = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError, RecursionError)
+"""What reading a config of the wrong shape raises: a string where a number goes, a key missing,
+a list where a dict goes."""
+PROBLEM_LIMIT = 200
+
+
+class UnreadableConfig(ValueError):
+    """A model config the grader cannot read; the message says what could not be read."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,48 @@ class LayerTable:
 
 
 def table_from_config(class_name: str, config: dict, input_shape: Shape | None = None) -> LayerTable:
-    """Recompute the layer table of a serialised Keras model (`model.get_config()`)."""
+    """Recompute the layer table of a serialised Keras model (`model.get_config()`); raise
+    `UnreadableConfig` for a config that cannot be read."""
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        # A subclass of keras.Model serialises its __init__ arguments, not its layers.
+        raise UnreadableConfig("its config lists no layers, as a subclass of keras.Model's does")
+    depth = nesting_depth(config, MAX_CONFIG_DEPTH)
+    if depth > MAX_CONFIG_DEPTH:
+        raise UnreadableConfig(f"its config nests more than {MAX_CONFIG_DEPTH} levels deep, deeper than "
+                               "any model the grader reads")
+    try:
+        return _table(class_name, config, input_shape)
+    except UnreadableConfig:
+        raise
+    except MALFORMED as error:
+        raise UnreadableConfig(f"its config: {_error_text(error)}") from error
+
+
+def nesting_depth(value, limit: int) -> int:
+    """How deeply lists and dicts nest in `value` (a scalar is 0), counted without recursion and
+    no further than one level past `limit`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _error_text(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= PROBLEM_LIMIT else text[: PROBLEM_LIMIT - 1] + "…"
+
+
+def _table(class_name: str, config: dict, input_shape: Shape | None = None) -> LayerTable:
     if class_name == "Sequential":
         return _sequential_table(config, input_shape)
     if "input_layers" in config or any("inbound_nodes" in layer for layer in config.get("layers", [])):
@@ -203,11 +258,22 @@ class _Tracer:
         self.unknown: list[str] = []
 
     def add(self, layer: dict, shape: Shape | None) -> Shape | None:
+        """Add one layer's row; a layer that cannot be read raises `UnreadableConfig` naming it."""
+        try:
+            return self._add(layer, shape)
+        except UnreadableConfig:
+            raise
+        except MALFORMED as error:
+            raise UnreadableConfig(f"layer {_layer_label(layer)}: {_error_text(error)}") from error
+
+    def _add(self, layer: dict, shape: Shape | None) -> Shape | None:
         class_name = layer.get("class_name", "?")
         config = layer.get("config", {})
         name = config.get("name") or layer.get("name") or class_name.lower()
+        if not (isinstance(class_name, str) and isinstance(name, str) and isinstance(config, dict)):
+            raise TypeError("a layer's class_name and name must be strings and its config a dict")
         if class_name in MODEL_CLASSES:
-            nested = table_from_config(class_name, config, shape)
+            nested = _table(class_name, config, shape)
             self.trace.extend(nested.trace)
             self.unknown.extend(nested.unknown_layers)
             self.rows.append(LayerRow(name, class_name, nested.output_shape, nested.params,
@@ -305,6 +371,23 @@ class _Tracer:
         ))
 
 
+def output_layers(config: dict) -> list[str] | None:
+    """The names of the layers a functional config lists as its outputs, in order (Keras writes
+    one output as `[name, node, tensor]`, several as a list or a dict of them); None when it lists
+    none, as for a Sequential model. An entry that names no layer is ''."""
+    outputs = config.get("output_layers")
+    if not outputs:
+        return None
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if not isinstance(outputs, list):
+        return [""]
+    if isinstance(outputs[0], str):
+        outputs = [outputs]
+    return [entry[0] if isinstance(entry, list) and entry and isinstance(entry[0], str) else ""
+            for entry in outputs]
+
+
 def settings_of(config: dict) -> dict:
     """The grading-relevant settings of a layer config, normalised (tuples as lists, names lower)."""
     settings = {}
@@ -358,6 +441,17 @@ def _collect_history(value, names: list[str]) -> None:
             return
         for item in value:
             _collect_history(item, names)
+
+
+def _layer_label(layer) -> str:
+    """`dense` (Dense), as far as a layer's entry tells, for saying which layer could not be read."""
+    if not isinstance(layer, dict):
+        return f"entry {str(layer)[:40]!r}"
+    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    name = config.get("name") or layer.get("name")
+    class_name = layer.get("class_name")
+    label = f"`{str(name)[:60]}`" if name else "without a name"
+    return f"{label} ({str(class_name)[:60]})" if class_name else label
 
 
 def _layer_name(layer: dict) -> str:

@@ -576,3 +576,28 @@ def test_a_run_record_without_keys_shows_not_recorded():
 def test_an_empty_class_renders():
     page = Page(render_summary([], RUN))
     assert page.text_of(page.find(id="count")[0]) == "0"
+
+
+ISOLATION = {"level": "jail", "user": "uid 61000", "network": "off (network namespace)",
+             "processes": "pid namespace, at most 256", "memory": "cgroup v1 memory.limit_in_bytes 2.5 GB",
+             "files": "1 GB per file, 4 GB in all"}
+
+
+def test_the_instructor_section_says_how_the_run_was_isolated():
+    result = replace(four_outcomes(), meta={"isolation": {**ISOLATION, "note": SCRIPT}})
+    text = render_report(result)
+    page = Page(text)
+    (table,) = page.find("table", id="isolation")
+    assert page.is_inside(table, page.find("section", id="instructor")[0])
+    rows = [[page.text_of(cell) for cell in page.find("td", within=row)] for row in page.find("tr", within=table)]
+    assert rows == [[key, value] for key, value in {**ISOLATION, "note": SCRIPT}.items()]
+    assert "How this run was isolated" in page.text
+    assert SCRIPT not in text and "&lt;script&gt;" in text
+    assert [element["attrs"].get("id") for element in page.find("table", class_="meta")] == ["versions", "isolation"]
+
+
+@pytest.mark.parametrize("isolation", [None, "jail", ["level", "jail"]])
+def test_without_an_isolation_record_the_page_shows_no_such_table(isolation):
+    meta = {} if isolation is None else {"isolation": isolation}
+    page = Page(render_report(replace(four_outcomes(), meta=meta)))
+    assert not page.find("table", id="isolation") and "How this run was isolated" not in page.text

@@ -30,13 +30,19 @@ SHAPE_SETTINGS = ("filters", "units", "kernel_size", "strides", "padding", "pool
 
 def check_architecture(check: CheckSpec, model: ModelSpec, expected: dict, found: FoundModel | None,
                        evidence_note: str = "", build_failure: str | None = None,
-                       cell_source: str | None = None) -> CheckResult:
+                       cell_source: str | None = None, unreadable: tuple[Diagnosis, ...] = ()) -> CheckResult:
     """`build_failure` says where building a model failed (a cell, an entry point): when no model
     is found and one is given, that failure is the root cause, already diagnosed by the
     execution check, and the architecture cannot be judged; `missing_model` would only repeat it.
-    `cell_source` is the source of the cell that built the model: layer diagnoses point into it."""
+    `cell_source` is the source of the cell that built the model: layer diagnoses point into it.
+    `unreadable` holds `model_unreadable` for each model the grader could not read that may be
+    the answer: with no model found, they are why it cannot be judged."""
     expected_rows = with_output_units(tuple(LayerRow.from_json(row) for row in expected["layers"]),
                                       model.output_classes)
+    if found is None and unreadable:
+        return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
+                           f"Not judged: the grader cannot read the config of {len(unreadable)} model(s) "
+                           f"that may be {model.title}.", tuple(unreadable))
     if found is None and build_failure:
         return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
                            f"Not judged: {model.title} was not built, because {build_failure} failed "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..layers import LayerTable, table_from_config
+from ..layers import LayerTable, UnreadableConfig, output_layers, table_from_config
 from .context import Grading
 from .weights import normalise_path
 
@@ -64,13 +64,11 @@ def artifact_table(config: dict | None) -> LayerTable | None:
         return None
     try:
         return table_from_config(str(config.get("class_name", "Sequential")), config["config"])
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, UnreadableConfig):
         return None
 
 
 def _outputs(record) -> int:
     """How many outputs a functional model's config names (an activation model has several)."""
-    outputs = (record.config or {}).get("output_layers") if record is not None else None
-    if not outputs:
-        return 1
-    return 1 if isinstance(outputs[0], str) else len(outputs)
+    outputs = output_layers(record.config or {}) if record is not None else None
+    return 1 if outputs is None else len(outputs)

@@ -35,6 +35,9 @@ class Grading:
     """Role -> key of the uploaded file graded in its place (--artifacts mode)."""
     missing_artifacts: dict = field(default_factory=dict)
     """Role -> the file name --artifacts mode expected and did not get."""
+    unreadable: dict = field(default_factory=dict)
+    """Model id -> what could not be read of its config: models with no table, never left out
+    silently (see `checks/models.py`)."""
 
     def model_spec(self, key: str) -> ModelSpec:
         return self.spec.model(key)

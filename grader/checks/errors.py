@@ -8,6 +8,11 @@ first classifier that recognises the error wins; anything else is a `runtime_err
 quotes the error on one line. Pure: no TensorFlow, no I/O. The error texts are those of
 Keras 3.15 under TensorFlow 2.21 (and of TF 2 for the pooling collapse, still common in
 notebooks copied from older courses); tests/test_errors.py keeps them as fixtures.
+
+The cell's source and its error text are the student's: reading them must not fail, however
+large or deeply nested they are. A source nested deeper than any real cell is read as if it did
+not parse; the classifiers read only the first `EVALUE_READ_LIMIT` characters of an error, with
+expressions that stay linear in its length.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import difflib
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from ..diagnoses import Diagnosis, diagnose, where_in_cell
@@ -27,6 +32,26 @@ from ..shapes import format_size, format_trace, spatial_output
 
 NOT_KNOWN = "not known"
 EVALUE_LIMIT = 200
+EVALUE_READ_LIMIT = 20_000
+"""Characters of an error's text the classifiers read: Keras's longest messages fit."""
+TREE_DEPTH_LIMIT = 100
+"""A cell whose syntax tree nests deeper is read as one that does not parse: real cells nest a
+few dozen levels, and `ast.unparse` or `literal_eval` on a deeper tree can exhaust the stack."""
+NETWORK_OFF = {
+    "Network is unreachable": "the network is unreachable",
+    "[Errno 101]": "the network is unreachable",
+    "Temporary failure in name resolution": "no host name can be looked up",
+    "[Errno -3]": "no host name can be looked up",
+    "Name or service not known": "no host name can be looked up",
+}
+"""Error texts that mean the network is off, and how the diagnosis words each."""
+UNKNOWN_LIMIT = {"output": "amount", "processes": "number of processes", "file_size": "size",
+                 "disk": "space", "memory": "amount"}
+"""How a diagnosis words each limit of `meta["limits_hit"]` whose value the runner did not report."""
+QUOTE_LIMIT = 1_000
+"""Characters of the student's code or error a diagnosis field quotes, at most."""
+SPAWNING = re.compile(r"fork|subprocess|Popen|multiprocessing|spawn|Pool|Process|Thread|os\.system")
+"""What in a cell or its traceback starts processes or threads."""
 
 STANDARD_IMPORTS = {
     "np": "import numpy as np",
@@ -181,11 +206,15 @@ class Failure:
     cell: int | None
     file: str | None
     tables: Sequence[LayerTable]
+    traceback: str = ""
+    limits: Mapping[str, str] = field(default_factory=dict)
+    """Limit (file_size, processes, disk, ...) -> its value as the runner reported it ("1 GB")."""
 
     def diagnose(self, code: str, at_line: int | None = None, layer: str | None = None,
                  **fields) -> Diagnosis:
         """The diagnosis for this cell; `at_line` (found in the source) serves when the runner gave no line."""
         where = where_in_cell(self.cell, self.line or at_line, self.file)
+        fields = {key: _clipped(value) for key, value in fields.items()}
         fields.setdefault("line", self.line or at_line)
         return diagnose(code, cell=self.cell, layer=layer, detail=f"{self.ename}: {self.evalue}",
                         where=where, **fields)
@@ -194,24 +223,39 @@ class Failure:
 Classifier = Callable[[Failure], Diagnosis | None]
 
 
-def classify_error(run: CellRun, tables: Sequence[LayerTable] = (), file: str | None = None) -> Diagnosis:
-    """The one catalogued diagnosis that best explains the error `run` raised."""
+def _clipped(value):
+    """A quote from the student's code or error cut at `QUOTE_LIMIT` characters (a name can be a
+    megabyte long); anything else as it is."""
+    if not isinstance(value, str) or len(value) <= QUOTE_LIMIT:
+        return value
+    clipped = value[: QUOTE_LIMIT - 1] + "…"
+    return SourceText(clipped) if isinstance(value, SourceText) else clipped
+
+
+def classify_error(run: CellRun, tables: Sequence[LayerTable] = (), file: str | None = None,
+                   limits: Mapping[str, str] = MappingProxyType({})) -> Diagnosis:
+    """The one catalogued diagnosis that best explains the error `run` raised; `limits` are the
+    runner's limits that were hit (limit -> value), for the diagnoses of a limit."""
     if run.error is None:
         raise ValueError(f"cell {run.cell} raised no error")
     failure = Failure(
-        ename=run.error.ename, evalue=strip_ansi(run.error.evalue), source=run.source,
+        ename=run.error.ename, evalue=strip_ansi(run.error.evalue[:EVALUE_READ_LIMIT]), source=run.source,
         tree=parse_cell(run.source), line=run.error.line, cell=run.cell, file=file, tables=tables,
+        traceback=run.error.traceback[-EVALUE_READ_LIMIT:], limits=limits,
     )
-    for classifier in CLASSIFIERS:
-        diagnosis = classifier(failure)
-        if diagnosis is not None:
-            return diagnosis
+    try:
+        for classifier in CLASSIFIERS:
+            diagnosis = classifier(failure)
+            if diagnosis is not None:
+                return diagnosis
+    except RecursionError:
+        pass  # a source too deep for a helper that recurses: the error's own words still stand
     return runtime_error(failure)
 
 
 def explain_errors(runs: Sequence[CellRun],
                    tables_by_cell: Mapping[int, Sequence[LayerTable]] = MappingProxyType({}),
-                   file: str | None = None) -> list[Diagnosis]:
+                   file: str | None = None, limits: Mapping[str, str] = MappingProxyType({})) -> list[Diagnosis]:
     """One diagnosis per root cause, in cell order. Timeouts have their own diagnosis.
 
     A cell whose only fault is an undefined name that an earlier failing cell assigns failed
@@ -223,7 +267,7 @@ def explain_errors(runs: Sequence[CellRun],
     for run in runs:
         if run.error is None or run.status != "error":
             continue
-        diagnosis = classify_error(run, tables_by_cell.get(run.cell, ()), file)
+        diagnosis = classify_error(run, tables_by_cell.get(run.cell, ()), file, limits)
         failed_before.append(run)
         origin = _origin(diagnosis, failed_before[:-1]) if run.cell is not None else None
         if origin is None:
@@ -247,7 +291,9 @@ def _origin(diagnosis: Diagnosis, failed_before: Sequence[CellRun]) -> CellRun |
 
 def parse_cell(source: str) -> ast.Module | None:
     """The cell's syntax tree, with IPython magics and shell lines (`%%time`, `!wget`) blanked
-    out so that line numbers still match."""
+    out so that line numbers still match; None when it does not parse, or nests deeper than
+    `TREE_DEPTH_LIMIT` (Python's own parser gives up on such code with a RecursionError or a
+    MemoryError)."""
     lines = []
     for text in source.splitlines():
         stripped = text.lstrip()
@@ -255,9 +301,21 @@ def parse_cell(source: str) -> ast.Module | None:
             text = text[: len(text) - len(stripped)] + "pass"
         lines.append(text)
     try:
-        return ast.parse("\n".join(lines))
-    except (SyntaxError, ValueError):
+        tree = ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    return None if _deeper_than(tree, TREE_DEPTH_LIMIT) else tree
+
+
+def _deeper_than(tree: ast.AST, limit: int) -> bool:
+    """Whether any node of the tree lies more than `limit` levels down, found without recursion."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
 
 
 # Classifiers, in the order they are tried.
@@ -266,7 +324,7 @@ def syntax_error(failure: Failure) -> Diagnosis | None:
     if failure.ename not in ("SyntaxError", "IndentationError", "TabError"):
         return None
     # IPython's text ends with the place: "'(' was never closed (<ipython-input-1-9a>, line 1)".
-    place = re.search(r"\s*\(([^()]*), line (\d+)\)\s*$", failure.evalue)
+    place = re.search(r"\(([^()]*), line (\d+)\)\s*$", failure.evalue)
     error = failure.evalue[: place.start()] if place else failure.evalue
     line = failure.line or (int(place.group(2)) if place else None) or _compile_line(failure.source)
     return failure.diagnose("syntax_error", line, error=error.strip().rstrip("."), line=line or 1)
@@ -364,8 +422,8 @@ def legacy_save_format(failure: Failure) -> Diagnosis | None:
     if call is not None and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
         path = call.args[0].value
     else:
-        match = re.search(r"Received: filepath=(.*?)\.?\s*$", failure.evalue)
-        path = match.group(1) if match else "model"
+        match = re.search(r"Received: filepath=([^\n]*)", failure.evalue)
+        path = match.group(1).strip().removesuffix(".").rstrip() if match else "model"
     return failure.diagnose("legacy_save_format", call.lineno if call is not None else None,
                             path=path, suggested=_keras_file_name(path))
 
@@ -454,6 +512,51 @@ def hard_coded_count(failure: Failure) -> Diagnosis | None:
                             rest=", ".join(str(part) for part in rest))
 
 
+def network_unavailable(failure: Failure) -> Diagnosis | None:
+    """A download, an API call or an install that found no network: it is off where work is graded."""
+    reason = next((words for marker, words in NETWORK_OFF.items() if marker in failure.evalue), None)
+    if reason is None:
+        return None
+    url = re.search(r"https?://[^\s'\"<>]+", failure.evalue) or re.search(r"https?://[^\s'\"<>]+", failure.source)
+    host = re.search(r"host='([^'\s]+)'", failure.evalue)
+    target = url.group(0).rstrip(":.,;)") if url else host.group(1) if host else "a server"
+    line = next((number for number, text in enumerate(failure.source.splitlines(), 1) if target in text), None)
+    return failure.diagnose("network_unavailable", line, target=target, reason=reason)
+
+
+def file_limit(failure: Failure) -> Diagnosis | None:
+    """A write past the size one file may have (the kernel refuses it with EFBIG)."""
+    if "[Errno 27]" not in failure.evalue and "File too large" not in failure.evalue:
+        return None
+    return failure.diagnose("file_limit", limit=limit_words("file_size", failure.limits.get("file_size")))
+
+
+def disk_limit(failure: Failure) -> Diagnosis | None:
+    """A write past the space the run's files may take in all (ENOSPC or EDQUOT)."""
+    markers = ("[Errno 28]", "No space left on device", "[Errno 122]", "Disk quota exceeded")
+    if not any(marker in failure.evalue for marker in markers):
+        return None
+    return failure.diagnose("disk_limit", limit=limit_words("disk", failure.limits.get("disk")))
+
+
+def process_limit(failure: Failure) -> Diagnosis | None:
+    """A fork, a subprocess or a thread refused because the run has as many processes as it may."""
+    refused = (failure.ename in ("BlockingIOError", "OSError")
+               and ("[Errno 11]" in failure.evalue or "Resource temporarily unavailable" in failure.evalue)
+               and SPAWNING.search(failure.source + "\n" + failure.traceback) is not None)
+    if not refused and "can't start new thread" not in failure.evalue:
+        return None
+    return failure.diagnose("process_limit", limit=limit_words("processes", failure.limits.get("processes")))
+
+
+def limit_words(limit: str, value: str | None) -> str:
+    """A limit as a diagnosis words it: '1 GB', '256 processes' (from '256'), or the words for
+    a value the runner did not report."""
+    if not value:
+        return UNKNOWN_LIMIT[limit]
+    return f"{value} processes" if limit == "processes" and value.strip().isdigit() else value
+
+
 def runtime_error(failure: Failure) -> Diagnosis:
     return failure.diagnose("runtime_error", ename=failure.ename, evalue=one_line(failure.evalue))
 
@@ -461,7 +564,8 @@ def runtime_error(failure: Failure) -> Diagnosis:
 CLASSIFIERS: tuple[Classifier, ...] = (
     syntax_error, missing_module, name_error, sequential_input_undefined, removed_or_misspelt,
     unknown_argument, missing_channel_dim, legacy_save_format, legacy_load_format, compile_positional_metrics,
-    metrics_not_list, pooling_collapse, data_unavailable, hard_coded_count,
+    metrics_not_list, pooling_collapse, network_unavailable, file_limit, disk_limit, process_limit,
+    data_unavailable, hard_coded_count,
 )
 
 
@@ -558,7 +662,7 @@ def _compile_line(source: str) -> int | None:
         compile(source, "<cell>", "exec", dont_inherit=True)
     except SyntaxError as error:
         return error.lineno
-    except ValueError:
+    except (ValueError, RecursionError, MemoryError):
         return None
     return None
 
@@ -614,19 +718,24 @@ def _known_names(owner_kind: str) -> Sequence[str]:
 
 
 def _experimental_preprocessing(failure: Failure, owner: str, line: int | None) -> Diagnosis:
-    match = re.search(r"([\w.]+)\.experimental\.preprocessing\.(\w+)", failure.source)
-    if match:
-        old, new = match.group(0), f"{match.group(1)}.{match.group(2)}"
-    else:
-        old, new = f"{owner}.experimental.preprocessing", owner
+    old, new = f"{owner}.experimental.preprocessing", owner
+    source, marker = failure.source, ".experimental.preprocessing."
+    index = source.find(marker)
+    layer = re.match(r"\w+", source[index + len(marker):]) if index >= 0 else None
+    start = index
+    while start > 0 and (source[start - 1].isalnum() or source[start - 1] in "_."):
+        start -= 1  # back over `tf.keras.layers`: a loop, since a pattern would go quadratic on long code
+    if layer is not None and start < index:
+        old, new = source[start:index + len(marker) + layer.end()], f"{source[start:index]}.{layer.group(0)}"
     return failure.diagnose("removed_api", line, old=old, new=new)
 
 
 def _unknown_keyword(failure: Failure) -> tuple[str | None, str] | None:
     """(function, argument) from the three ways Keras and Python reject a keyword."""
     text = failure.evalue
-    match = re.search(r"(?:(\w+)\.)?(\w+)\(\) got an unexpected keyword argument '(\w+)'", text)
-    if failure.ename == "TypeError" and match:
+    match = (re.search(r"\b(?:(\w+)\.)?(\w+)\(\) got an unexpected keyword argument '(\w+)'", text)
+             if failure.ename == "TypeError" and "got an unexpected keyword argument" in text else None)
+    if match:
         owner, function, argument = match.groups()
         return (owner if function == "__init__" and owner else function), argument
     match = re.search(r"Unrecognized keyword arguments passed to (\w+): \{(.*)\}", text, re.S)
@@ -685,8 +794,7 @@ def _missing_path(failure: Failure) -> str | None:
         url = re.search(r"https?://[^\s'\"]+", text)
         command = re.search(r"Command '([^']+)'", text)
         return url.group(0) if url else (command.group(1) if command else None)
-    offline = ("Name or service not known", "Temporary failure in name resolution", "urlopen error")
-    if any(marker in text for marker in offline):
+    if "urlopen error" in text:
         url = re.search(r"https?://[^\s'\"]+", failure.source)
         return url.group(0) if url else None
     return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..diagnoses import diagnose
 from ..exercises import CheckSpec
+from ..layers import output_layers
 from ..results import CheckResult, Outcome
 from .alignment import align_layers
 from .context import Grading, consequence, first_failure, result, unfound
@@ -51,15 +52,13 @@ def check_feature_maps(grading: Grading, check: CheckSpec) -> CheckResult:
 
 def output_shapes(config: dict, table) -> list[tuple]:
     """The output shapes (without the batch axis) of a functional model, from its config."""
-    outputs = config.get("output_layers")
-    if not outputs:
+    outputs = output_layers(config)
+    if outputs is None:
         return [tuple(table.output_shape[1:])] if table.output_shape is not None else []
-    if isinstance(outputs[0], str):
-        outputs = [outputs]
     by_name = {row.name: row for row in table.rows}
     shapes = []
-    for entry in outputs:
-        row = by_name.get(entry[0]) if isinstance(entry, list) and entry else None
+    for name in outputs:
+        row = by_name.get(name)
         if row is not None and row.output_shape is not None:
             shapes.append(tuple(row.output_shape[1:]))
     return shapes

@@ -8,16 +8,23 @@ Every check that grades a model depends on finding it, so similarity is not the 
 model too far from the reference to be matched is still the answer to a role when it is the
 only model left that could be one (see `is_candidate`). A student whose CNN has a block too
 many is then told what is wrong with it, not that it is missing.
+
+A model whose config the grader cannot read is never left out silently: it is `unreadable`, and
+a role that only it may answer (it holds the role's name, the readable model chosen does not) is
+left unanswered, so that every check of that role fails closed and says why (`model_unreadable`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
+from ..diagnoses import Diagnosis, diagnose
 from ..evidence import Evidence, ModelRecord
 from ..exercises import ModelSpec
 from ..layers import (CONV_CLASSES, GLOBAL_POOL_CLASSES, MODEL_CLASSES, POOL_CLASSES, SHAPE_PRESERVING,
-                      LayerRow, LayerTable, table_from_config)
+                      LayerRow, LayerTable, UnreadableConfig, output_layers, table_from_config)
 from .alignment import align_layers, same_family
 
 NAME_BONUS = 0.05
@@ -27,6 +34,8 @@ at the expected model. Another exercise's model that merely shares a block patte
 extractor against the strided CNN: 0.375) is not. Below it, a model answers a role only as
 the role's one candidate."""
 SPATIAL_CLASSES = {*CONV_CLASSES, *POOL_CLASSES, *GLOBAL_POOL_CLASSES}
+PROBLEM_LIMIT = 300
+NOTHING_UNREADABLE = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -42,17 +51,51 @@ class FoundModel:
     being under MINIMUM_SIMILARITY."""
 
 
-def tables_for(evidence: Evidence) -> dict[int, LayerTable]:
-    """Each model's table recomputed from its config; models without a config are left out."""
-    tables = {}
+def read_tables(evidence: Evidence) -> tuple[dict[int, LayerTable], dict[int, str]]:
+    """Each model's table recomputed from its config, and what could not be read of the others:
+    (model id -> table, model id -> the problem). A model the probe saw without a config and
+    without an error (nothing was asked of it) is in neither."""
+    tables, unreadable = {}, {}
     for record in evidence.models:
         if record.config is None:
+            if record.config_error:
+                unreadable[record.id] = _shorten(f"Keras could not give its config: {record.config_error}")
             continue
         try:
             tables[record.id] = table_from_config(record.class_name, record.config)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue  # a config we cannot read is not evidence of anything
-    return tables
+        except UnreadableConfig as error:
+            unreadable[record.id] = _shorten(str(error))
+    return tables, unreadable
+
+
+def tables_for(evidence: Evidence) -> dict[int, LayerTable]:
+    """Each readable model's table recomputed from its config (see `read_tables` for the others)."""
+    return read_tables(evidence)[0]
+
+
+def unreadable_diagnosis(record: ModelRecord, problem: str) -> Diagnosis:
+    """`model_unreadable` for one model: which one (its variables, its cell) and what could not be read."""
+    names = [name for name in record.names if isinstance(name, str)][:3]
+    model = (" / ".join(f"`{name}`" for name in names) if names else "a model without a variable name")
+    return diagnose("model_unreadable", cell=record.cell, model=model, problem=problem,
+                    detail=record.config_error or problem)
+
+
+def holds_name(spec: ModelSpec, record: ModelRecord) -> bool:
+    """Whether the model was held by a variable (or returned by an entry point) the role names."""
+    return bool(set(record.names) & set(spec.names)) or (spec.entry_point in record.names)
+
+
+def unreadable_answers(spec: ModelSpec, evidence: Evidence, unreadable: Mapping[int, str],
+                       found: "FoundModel | None") -> list[ModelRecord]:
+    """The unreadable models that may be the student's answer to a role: those holding a name
+    the role gives, unless the model found holds one too; with no model found, every unreadable
+    model when none holds such a name."""
+    if found is not None and holds_name(spec, found.record):
+        return []
+    records = [record for record in evidence.models if record.id in unreadable]
+    named = [record for record in records if holds_name(spec, record)]
+    return named or (records if found is None else [])
 
 
 def similarity(expected: tuple[LayerRow, ...], actual: tuple[LayerRow, ...]) -> float:
@@ -66,9 +109,11 @@ def similarity(expected: tuple[LayerRow, ...], actual: tuple[LayerRow, ...]) -> 
 
 
 def find_models(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[LayerRow, ...]],
-                evidence: Evidence, tables: dict[int, LayerTable]) -> dict[str, FoundModel | None]:
+                evidence: Evidence, tables: dict[int, LayerTable],
+                unreadable: Mapping[int, str] = NOTHING_UNREADABLE) -> dict[str, FoundModel | None]:
     """Assign each expected model the best-matching submitted model, each used at most once; then
-    give each role still without one the only unused model that is a candidate for it.
+    give each role still without one the only unused model that is a candidate for it; then take
+    back each role that an `unreadable` model may answer instead (see `unreadable_answers`).
 
     `tables` holds the models that may answer a role (the caller leaves out those whose map
     collapses); a model of the evidence whose map collapses still counts as a rival, since it
@@ -76,7 +121,11 @@ def find_models(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[La
     records = {record.id: record for record in evidence.models}
     found = _by_similarity(models, expected_rows, records, tables)
     collapsed = [table for table in {**tables_for(evidence), **tables}.values() if table.collapse is not None]
-    return _by_elimination(models, expected_rows, records, tables, found, collapsed)
+    found = _by_elimination(models, expected_rows, records, tables, found, collapsed)
+    for spec in models:
+        if found[spec.key] is not None and unreadable_answers(spec, evidence, unreadable, found[spec.key]):
+            found[spec.key] = None  # the student's answer may be the model the grader cannot read
+    return found
 
 
 def _by_elimination(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[LayerRow, ...]],
@@ -109,7 +158,7 @@ def _by_similarity(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple
             score = similarity(expected_rows[spec.key], table.rows)
             if score < MINIMUM_SIMILARITY:
                 continue
-            named = bool(set(record.names) & set(spec.names)) or (spec.entry_point in record.names)
+            named = holds_name(spec, record)
             candidates.append((score + (NAME_BONUS if named else 0.0), -model_id, spec.key, model_id, score))
     found: dict[str, FoundModel | None] = {spec.key: None for spec in models}
     used: set[int] = set()
@@ -162,7 +211,7 @@ def _takes_input(first: LayerRow, input_shape) -> bool:
     layer = {"class_name": first.class_name, "config": {"name": first.name, **first.settings}}
     try:
         replayed = table_from_config("Sequential", {"layers": [layer]}, tuple(input_shape)).rows
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except UnreadableConfig:
         return False
     return bool(replayed) and (replayed[0].output_shape, replayed[0].params) == (first.output_shape, first.params)
 
@@ -170,17 +219,13 @@ def _takes_input(first: LayerRow, input_shape) -> bool:
 def _rows_to_output(table: LayerTable, record: ModelRecord) -> tuple[LayerRow, ...]:
     """The rows up to the model's one output; none for a model with several outputs (an
     activation model returning every layer's output)."""
-    outputs = (record.config or {}).get("output_layers")
+    outputs = output_layers(record.config or {})
     if outputs is None:
         return table.rows
-    if isinstance(outputs, dict):
-        outputs = list(outputs.values())
-    if isinstance(outputs, list) and len(outputs) == 1 and isinstance(outputs[0], list):
-        outputs = outputs[0]
-    if not (isinstance(outputs, list) and outputs and isinstance(outputs[0], str)):
-        return ()
     names = [row.name for row in table.rows]
-    return table.rows[:names.index(outputs[0]) + 1] if outputs[0] in names else ()
+    if len(outputs) != 1 or outputs[0] not in names:
+        return ()
+    return table.rows[:names.index(outputs[0]) + 1]
 
 
 def _head(rows: tuple[LayerRow, ...]) -> LayerRow:
@@ -200,3 +245,8 @@ def _nests(rows: tuple[LayerRow, ...]) -> bool:
 
 def _has_convolutions(rows: tuple[LayerRow, ...]) -> bool:
     return any(row.class_name in CONV_CLASSES for row in _flat(rows))
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= PROBLEM_LIMIT else text[: PROBLEM_LIMIT - 1] + "…"

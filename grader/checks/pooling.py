@@ -2,10 +2,14 @@
 
 Every model the submission built (or tried to build: Keras keeps the layer that failed) is
 traced with the shape calculator; the first convolution or pooling layer whose output is empty
-gets `pooling_collapse`, naming it, the sizes that led there, and the fix.
+gets `pooling_collapse`, naming it, the sizes that led there, and the fix. A model whose config
+cannot be read cannot be traced: it gets `model_unreadable`, and the check does not pass.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from ..diagnoses import Diagnosis, diagnose
 from ..evidence import Evidence
@@ -13,6 +17,7 @@ from ..exercises import CheckSpec
 from ..layers import LayerTable
 from ..results import CheckResult, Outcome
 from ..shapes import format_size, format_trace
+from .models import unreadable_diagnosis
 
 
 def collapse_diagnosis(table: LayerTable, cell: int | None) -> Diagnosis | None:
@@ -34,7 +39,9 @@ def trace_view(model_id: int, cell: int | None, table: LayerTable) -> dict:
                        "window": list(s.window), "size_out": list(s.size_out)} for s in steps]}
 
 
-def check_pooling(check: CheckSpec, evidence: Evidence, tables: dict[int, LayerTable]) -> CheckResult:
+def check_pooling(check: CheckSpec, evidence: Evidence, tables: dict[int, LayerTable],
+                  unreadable: Mapping[int, str] = MappingProxyType({})) -> CheckResult:
+    """`unreadable`: model id -> what could not be read of its config (see `models.read_tables`)."""
     records = {record.id: record for record in evidence.models}
     diagnoses, traces, seen = [], [], set()
     for model_id, table in sorted(tables.items()):
@@ -44,10 +51,15 @@ def check_pooling(check: CheckSpec, evidence: Evidence, tables: dict[int, LayerT
             seen.add(key)
             diagnoses.append(diagnosis)
             traces.append(trace_view(model_id, records[model_id].cell, table))
+    untraced = [unreadable_diagnosis(records[model_id], problem) for model_id, problem in sorted(unreadable.items())]
     if diagnoses:
         return CheckResult(check.id, check.name, Outcome.FAILED, 0.0, check.points, check.visibility,
-                           f"{len(diagnoses)} model(s) shrink a feature map to nothing.", tuple(diagnoses),
+                           f"{len(diagnoses)} model(s) shrink a feature map to nothing.", tuple(diagnoses + untraced),
                            data={"traces": traces})
+    if untraced:
+        return CheckResult(check.id, check.name, Outcome.ERROR, 0.0, check.points, check.visibility,
+                           f"Not judged: the config of {len(untraced)} model(s) cannot be read, so their feature "
+                           "maps cannot be traced.", tuple(untraced))
     traced = sum(1 for table in tables.values() if table.trace)
     if not traced:
         return CheckResult(check.id, check.name, Outcome.SKIPPED, 0.0, check.points, check.visibility,

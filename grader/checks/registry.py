@@ -16,6 +16,7 @@ from .comparison import check_comparison
 from .context import Grading
 from .execution import check_execution
 from .feature_maps import check_feature_maps
+from .models import unreadable_answers, unreadable_diagnosis
 from .pooling import check_pooling
 from .reload import check_reload
 from .training_setup import check_training_setup
@@ -57,15 +58,19 @@ def _architecture(grading: Grading, check) -> object:
     found = grading.found[check.model]
     cell = found.record.cell if found is not None else None
     source = next((run.source for run in grading.evidence.cells if cell is not None and run.cell == cell), None)
-    return check_architecture(check, grading.model_spec(check.model), grading.expected["models"][check.model],
-                              found, grading.missing_note, grading.build_failure, source)
+    spec = grading.model_spec(check.model)
+    unreadable = tuple(unreadable_diagnosis(record, grading.unreadable[record.id])
+                       for record in unreadable_answers(spec, grading.evidence, grading.unreadable, found))
+    return check_architecture(check, spec, grading.expected["models"][check.model],
+                              found, grading.missing_note, grading.build_failure, source, unreadable)
 
 
 CHECKS: dict[str, CheckKind] = {
     "execution": CheckKind(lambda grading, check: check_execution(check, grading.evidence, grading.tables,
                                                                   grading.submission)),
     "architecture": CheckKind(_architecture, names_model=True),
-    "pooling": CheckKind(lambda grading, check: check_pooling(check, grading.evidence, grading.tables)),
+    "pooling": CheckKind(lambda grading, check: check_pooling(check, grading.evidence, grading.tables,
+                                                              grading.unreadable)),
     "accuracy": CheckKind(check_accuracy, names_model=True, predictions=True, training=True, needs_metric=True,
                           kinds=("notebook", "saved_model")),
     "reload": CheckKind(check_reload, names_model=True, kinds=NOTEBOOK),

@@ -34,6 +34,9 @@ EXCERPT_LINES = 16
 """Lines shown of a cell when a diagnosis names the cell but no line."""
 VERSION_KEYS = ("cnngrader", "python", "tensorflow", "keras", "device", "exercise", "expected_sha256")
 NOT_RECORDED = "not recorded"
+META_SHOWN_APART = ("versions", "isolation")
+"""Keys of a result's meta shown in tables of their own, not in the run record."""
+ISOLATION_VALUE_LIMIT = 500
 FREQUENT_DIAGNOSES = 15
 
 
@@ -93,6 +96,7 @@ def report_context(result: SubmissionResult, images: np.ndarray | None = None) -
         "instructor": instructor,
         "meta": _meta_rows(result.meta),
         "versions": _versions(result.meta.get("versions")),
+        "isolation": _isolation(result.meta.get("isolation")),
     }
 
 
@@ -447,14 +451,25 @@ def _versions(versions) -> list[dict]:
             for key in keys]
 
 
+def _isolation(isolation) -> list[dict]:
+    """How the runner confined the run (level, user, network, processes, memory, files), each
+    entry as the runner words it; nothing when it did not say."""
+    if not isinstance(isolation, dict):
+        return []
+    return [{"key": str(key), "value": str(value)[:ISOLATION_VALUE_LIMIT]} for key, value in isolation.items()]
+
+
 def _meta_rows(meta: dict) -> list[dict]:
     """The run's record for the instructor: scalars as they are, nested values as JSON."""
     rows = []
     for key, value in (meta or {}).items():
-        if key == "versions":
+        if key in META_SHOWN_APART:
             continue
         if isinstance(value, (dict, list, tuple)):
-            text = json.dumps(value, indent=1, default=str, sort_keys=True)
+            try:
+                text = json.dumps(value, indent=1, default=str, sort_keys=True)
+            except (RecursionError, TypeError, ValueError):
+                text = "(not shown: it nests too deeply or mixes keys that cannot be sorted)"
             rows.append({"key": str(key), "value": text[:20_000], "block": True})
         else:
             rows.append({"key": str(key), "value": _seconds(value) if key == "seconds" else str(value), "block": False})

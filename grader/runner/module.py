@@ -51,6 +51,9 @@ def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], k
                 stopped, detail = "disk_limit", f"over {format_bytes(options.max_disk_bytes)} written"
             elif stopped is None and process.returncode != 0:
                 stopped, detail = "kernel_died", f"exit status {process.returncode}"
+            elif stopped is None and not workspace.evidence_path.exists():
+                # os._exit() in the module ends the process before the worker writes anything.
+                stopped, detail = "kernel_died", "it ended before the grader's run of it finished (exit status 0)"
             limits_hit = []
             if output.total > options.max_output_bytes:
                 limits_hit.append({"limit": "output", "cell": None, "value": format_bytes(options.max_output_bytes)})

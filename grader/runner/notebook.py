@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import sys
 import time
 from dataclasses import replace
@@ -77,7 +78,8 @@ def _execute(sources: list[str], workspace, options: RunOptions, export_dir: Pat
                f"__cnngrader_probe.install({str(workspace.probe_config)!r})"]
     for number, source in enumerate(sources, start=1):
         program += [INTERNAL + f"__cnngrader_probe.active().at_cell({number})", source]
-    program.append(INTERNAL + "__cnngrader_probe.active().finish()")
+    token = secrets.token_hex(16)
+    program.append(INTERNAL + f"__cnngrader_probe.active().finish({token!r})")
     executable = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in program])
     executable.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -180,7 +182,7 @@ def _execute(sources: list[str], workspace, options: RunOptions, export_dir: Pat
                        "quick": options.quick, "isolation": isolation,
                        **({"limits_hit": limits_hit} if limits_hit else {}),
                        **({"kernel_log_tail": kernel_log.text()[-4000:]} if stopped else {})}),
-        workspace,
+        workspace, token,
     )
 
 
@@ -226,6 +228,16 @@ class LimitedClient(NotebookClient):
                     text=f"\n[cnngrader: the output of this cell was cut at {format_bytes(self.output_bytes)}]\n"))
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+        """The kernel's reply says a cell failed even when the cell's code silenced the error's
+        display (replacing `showtraceback`): the error is then taken from the reply."""
+        content = (exec_reply or {}).get("content", {})
+        if content.get("status") == "error" and not any(o.get("output_type") == "error" for o in cell.outputs):
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename=str(content.get("ename", "Error"))[:200], evalue=str(content.get("evalue", ""))[:8000],
+                traceback=[str(line)[:4000] for line in content.get("traceback", [])[-60:]]))
+        return await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         now = time.monotonic()
@@ -302,8 +314,13 @@ def _kernel_pid(client) -> int:
     return int(pid) if pid else -1
 
 
-def _with_probe(evidence: Evidence, workspace) -> Evidence:
+def _with_probe(evidence: Evidence, workspace, token: str) -> Evidence:
     payload, problem = read_probe_payload(workspace.evidence_path)
+    if payload is not None and evidence.stopped is None and payload["meta"].get("token") != token:
+        # The last cell hands the probe a token made only then: evidence without it was not
+        # written by the probe's final step (the notebook replaced or disabled the probe).
+        payload, problem = None, ("the evidence file was not written by the grader's probe at the end of the run "
+                                  "(the notebook replaced or disabled the probe)")
     if payload is None:
         return replace(evidence, meta={**evidence.meta, "probe": problem})
     # What the submission's process says about itself stays apart from the grader's own figures.

@@ -222,13 +222,20 @@ def _cgroup_candidates(controller: str) -> list[CgroupRoot]:
     return candidates
 
 
+CGROUP_MARGIN = 2**30
+"""The cgroup's memory cap sits this far above the limit: it counts the page cache of
+TensorFlow's libraries too (gVisor counts mapped files), where the limit is meant for resident
+memory, which the watch polls. The cgroup is the backstop an allocation cannot outrun."""
+
+
 class CgroupRun:
     """The cgroups of one run: made with their limits, read after, removed with every process in them."""
 
     def __init__(self, isolation: Isolation, limits: Limits):
         name = f"cnngrader-{os.getpid()}-{uuid.uuid4().hex[:10]}"
         self.folders: dict[str, tuple[Path, int]] = {}
-        for root, value in ((isolation.memory_cgroup, limits.memory_bytes), (isolation.pids_cgroup, limits.processes)):
+        memory = limits.memory_bytes + CGROUP_MARGIN if limits.memory_bytes is not None else None
+        for root, value in ((isolation.memory_cgroup, memory), (isolation.pids_cgroup, limits.processes)):
             if root is None or value is None:
                 continue
             folder = root.path / name
@@ -421,8 +428,9 @@ class Confinement:
              f"at most {self.limits.processes} (RLIMIT_NPROC)" if self.isolation.uid is not None else
              "not capped (RLIMIT_NPROC would count the grader's own processes)"),
             "memory": "not capped" if memory is None else
-            f"{format_bytes(memory)} (cgroup v{folders['memory'][1]} "
-            f"{'memory.max' if folders['memory'][1] == 2 else 'memory.limit_in_bytes'})" if "memory" in folders else
+            f"{format_bytes(memory)} resident (polled every {POLL_SECONDS} s), and a cgroup v{folders['memory'][1]} "
+            f"{'memory.max' if folders['memory'][1] == 2 else 'memory.limit_in_bytes'} of "
+            f"{format_bytes(memory + CGROUP_MARGIN)} that no allocation outruns" if "memory" in folders else
             f"{format_bytes(memory)} (polled every {POLL_SECONDS} s)",
             "files": f"{format_bytes(self.limits.file_bytes)} per file, {format_bytes(self.limits.disk_bytes)} in all",
             "output": f"{format_bytes(self.limits.output_bytes)} kept per cell",

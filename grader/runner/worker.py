@@ -36,7 +36,7 @@ def run_module(probe: probe_module.Probe, path: str, entry_points: list[str]) ->
             probe.entry_points[entry] = "error"
             probe.errors.append({**probe_module.format_exception(error, name), "where": entry})
             continue
-        if isinstance(model, probe.keras.Model):
+        if probe.keras is not None and issubclass(type(model), probe.keras.Model):
             probe.entry_points[entry] = "ok"
             probe.register(model, origin="entry_point", name=entry)
         else:
@@ -48,8 +48,10 @@ def run_saved_model(probe: probe_module.Probe, path: str) -> None:
     if problem:
         probe.errors.append({"ename": "InvalidModelFile", "evalue": problem, "traceback": "", "where": "load"})
         return
+    import keras  # the probe watches it from this import on
+
     try:
-        model = probe.keras.saving.load_model(path)
+        model = keras.saving.load_model(path)
     except BaseException as error:  # noqa: BLE001
         probe.errors.append({**probe_module.format_exception(error), "where": "load"})
         return
