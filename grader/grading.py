@@ -79,27 +79,27 @@ def unique_names(submissions: list[Submission]) -> list[Submission]:
     """Give every submission an output folder of its own: `a/x.ipynb` and `b/x.ipynb` become
     `a-x` and `b-x`, `alice.ipynb` and `alice.py` become `alice-ipynb` and `alice-py`, and a
     name the class files use (index.html) or a hidden one gets a prefix. Nothing is replaced."""
-    def key(name: str) -> str:
-        return name.casefold()
-
-    def clashes(items: list[Submission]) -> set[str]:
-        counts: dict[str, int] = {}
-        for item in items:
-            counts[key(item.name)] = counts.get(key(item.name), 0) + 1
-        return {name for name, count in counts.items() if count > 1}
-
     named = [replace(item, name=f"_{item.name.lstrip('.')}" if item.name.startswith(".") or
-                     key(item.name) in RESERVED_NAMES or not item.name else item.name) for item in submissions]
-    for rename in (lambda item: f"{item.name}-{item.path.suffix.lstrip('.')}" if item.path and item.path.is_file()
-                   and item.name == _name(item.path) and item.path.suffix else item.name,
-                   lambda item: f"{item.path.parent.name}-{item.name}" if item.path else item.name):
-        clashing = clashes(named)
-        named = [replace(item, name=rename(item)) if key(item.name) in clashing else item for item in named]
+                     item.name.casefold() in RESERVED_NAMES or not item.name else item.name) for item in submissions]
+    groups: dict[str, list[int]] = {}
+    for index, item in enumerate(named):
+        groups.setdefault(item.name.casefold(), []).append(index)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        items = [named[index] for index in members]
+        parents = [item.path.parent.name if item.path else "" for item in items]
+        suffixes = [item.path.suffix.lstrip(".") if item.path and item.path.suffix else "" for item in items]
+        for index, item, parent, suffix in zip(members, items, parents, suffixes):
+            if len(set(parents)) == len(items):
+                named[index] = replace(item, name=f"{parent}-{item.name}")
+            elif len(set(suffixes)) == len(items):
+                named[index] = replace(item, name=f"{item.name}-{suffix}")
     seen: dict[str, int] = {}
     final = []
     for item in named:
-        count = seen.get(key(item.name), 0)
-        seen[key(item.name)] = count + 1
+        count = seen.get(item.name.casefold(), 0)
+        seen[item.name.casefold()] = count + 1
         final.append(replace(item, name=f"{item.name}-{count + 1}") if count else item)
     return final
 
@@ -235,6 +235,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     written: dict[str, dict[str, bytes]] = {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    before = {entry.name for entry in out.iterdir()}
     with tempfile.TemporaryDirectory(prefix="cnngrader-batch-") as workdir:
         options = prepare_run(spec, Path(workdir), quick, timeout, data_dir, memory_limit_bytes, artifacts)
         hidden = [out.resolve(), *([spec.holdout_path.resolve()] if spec.holdout_path else [])]
@@ -264,6 +265,10 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
         restored = restore(out / name, files)
         if restored:
             log(f"cnngrader: {name}: {', '.join(restored)} had been changed after grading; rewritten")
+    for entry in sorted(out.iterdir()):
+        if entry.name not in before and entry.name not in written and entry.name not in RESERVED_NAMES:
+            clear(entry)  # made during the batch by nobody the grader knows: a submission's doing
+            log(f"cnngrader: removed {entry.name} from {out}: the grader did not write it")
     run = {"exercise": spec.id, "title": spec.title, "mode": options.mode, "versions": versions,
            "seconds": round(time.monotonic() - started, 2), "started": started_at}
     for name in RESERVED_NAMES:

@@ -171,6 +171,8 @@ def submission_environment(workspace: Workspace, options: RunOptions) -> dict[st
     env = {key: os.environ[key] for key in PASSED_ENVIRONMENT if key in os.environ}
     env.update({
         "HOME": str(workspace.home),
+        "USER": "student",
+        "LOGNAME": "student",
         "KERAS_HOME": str(workspace.home / ".keras"),
         "TMPDIR": str(workspace.root / "tmp"),
         "PYTHONNOUSERSITE": "1",

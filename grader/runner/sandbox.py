@@ -363,11 +363,16 @@ class Confinement:
         if uid is not None and "pids" not in self.cgroups.folders:
             rlimits["processes"] = self.limits.processes
         config = {"cwd": str(self.cwd), "cgroups": self.cgroups.paths(), "rlimits": rlimits,
+                  "home": str(self.root / "home"),
                   "uid": uid, "gid": uid, "init": self.isolation.namespaces,
                   "namespaces": self.isolation.namespaces}
         if self.isolation.namespaces:
             config["hidden"] = sorted({*ALWAYS_HIDDEN, *map(str, _private_folders()), *map(str, self.hidden)})
-            config["kept"] = sorted({str(self.root), *map(str, self.extra_visible), *map(str, _python_folders())})
+            kept = {str(self.root), *map(str, self.extra_visible), *map(str, _python_folders())}
+            config["kept"] = sorted(kept)
+            # A kept folder under one other users cannot enter (Python in /root/.pyenv) is reached
+            # through an empty folder they can.
+            config["hidden"] = sorted({*config["hidden"], *map(str, _closed_ancestors(map(Path, kept)))})
         handle, self.config_path = tempfile.mkstemp(prefix="cnngrader-jail-", suffix=".json")
         with os.fdopen(handle, "w") as stream:
             json.dump(config, stream)
@@ -464,8 +469,10 @@ def _private_folders() -> list[Path]:
     """The grader's own places a jail hides: its home and its reference and exercise files."""
     import grader
 
+    import pwd
+
     package = Path(grader.__file__).resolve().parent
-    places = [Path(os.path.expanduser("~"))]
+    places = [Path(os.path.expanduser("~")), Path(pwd.getpwuid(os.getuid()).pw_dir)]
     for name in ("reference", "exercises", "examples", "tests", ".git"):
         if (package.parent / name).exists():
             places.append(package.parent / name)
@@ -479,6 +486,18 @@ def _private_folders() -> list[Path]:
     except ImportError:
         pass
     return [place for place in places if str(place) not in ("/", "")]
+
+
+def _closed_ancestors(paths) -> set[Path]:
+    closed = set()
+    for path in paths:
+        for ancestor in path.parents:
+            try:
+                if str(ancestor) != "/" and not os.stat(ancestor).st_mode & 0o001:
+                    closed.add(ancestor)
+            except OSError:
+                continue
+    return closed
 
 
 def _python_folders() -> list[Path]:
