@@ -178,3 +178,15 @@ def test_a_jailed_background_process_dies_with_the_run(tmp_path):
             if f"Uid:\t{uid}\t" in status:
                 survivors.append(entry.name)
     assert survivors == []
+
+
+def test_graders_with_different_tmpdirs_never_share_a_uid(tmp_path):
+    """The Gradescope entry point points TMPDIR elsewhere; a uid another grader holds must not be
+    claimed again, or killing "every process of this user" would kill that grader's student."""
+    code = "from grader.runner.sandbox import claim_uid; import time; print(claim_uid(), flush=True); time.sleep(3)"
+    first = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    held = first.stdout.readline().strip()
+    other = subprocess.run([sys.executable, "-c", code.replace("time.sleep(3)", "pass")], capture_output=True,
+                           env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=60)
+    first.wait()
+    assert held and other.stdout.strip() and other.stdout.strip() != held

@@ -250,10 +250,11 @@ PATCH_PREDICTIONS = """\
     """
 
 
-def test_patched_predict_and_evaluate_do_not_change_the_graded_accuracy(tmp_path, prepared, fashion_spec):
+def test_patched_predict_and_evaluate_do_not_change_the_graded_accuracy(tmp_path, prepared, fashion_spec, monkeypatch):
     """The notebook trains briefly, measures its model honestly, then makes `Model.predict`,
     `Model.evaluate` and `np.argmax` answer the true test labels. The grader measures in its
     own process what the weights score. Thresholds lowered as in the partial-credit test."""
+    monkeypatch.setenv("CNNGRADER_ISOLATION", "process")  # the kernel writes its report where this test reads it
     report = tmp_path / "honest.json"
     path = trained_cnn(tmp_path / "patched.ipynb", 200, 1, PATCH_PREDICTIONS.format(report=str(report)), reload=False)
     result = grade(path, fashion_spec, prepared(fashion_spec), lowered(PARTIAL))
@@ -475,11 +476,12 @@ def fashion_spec_with(**fields):
     return parse_spec({**data, **fields}, folder)
 
 
-def test_accuracy_is_measured_on_the_holdout_which_the_submission_cannot_find(tmp_path, prepared, holdout):
+def test_accuracy_is_measured_on_the_holdout_which_the_submission_cannot_find(tmp_path, prepared, holdout, monkeypatch):
     """The spec names a hold-out file in a folder of the instructor's. The notebook looks for its
     name and folder in the environment, in the probe's configuration and evidence files, and in
     its folder, HOME and KERAS_HOME, and raises if it finds either: the execution check passing
     says it found nothing. The accuracy is measured on the hold-out's 1,000 images."""
+    monkeypatch.setenv("CNNGRADER_ISOLATION", "process")  # the weakest level: it must hold even there
     spec = fashion_spec_with(holdout=str(holdout))
     report = tmp_path / "search.json"
     search = (SEARCH_FOR_THE_HOLDOUT.replace("__NEEDLES__", repr((holdout.name, str(holdout.parent))))

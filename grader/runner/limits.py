@@ -53,9 +53,14 @@ def kill_tree(pid: int) -> None:
         os.killpg(os.getpgid(pid), signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):
         pass
-    for member in members:
+    kill_all(members)
+
+
+def kill_all(pids) -> None:
+    """SIGKILL each process; the ones already gone (or not ours to kill) are skipped."""
+    for pid in pids:
         try:
-            os.kill(member, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 

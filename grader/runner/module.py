@@ -40,8 +40,8 @@ def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], k
                     process.wait(timeout=limit)
                 except subprocess.TimeoutExpired:
                     stopped, detail = "timeout", f"over {limit:.0f} s"
-                kill_tree(process.pid)
-                process.wait()
+                    kill_tree(process.pid)  # not reaped yet, so the pid is still its own
+                    process.wait()
             confinement.end()
             output.join(2)
             process.stdout.close()

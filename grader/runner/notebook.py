@@ -15,6 +15,7 @@ import os
 import secrets
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -100,12 +101,12 @@ def _execute(sources: list[str], workspace, options: RunOptions, export_dir: Pat
         kernel_log = CappedReader(read_end, keep=4096)
         kernel_pid = -1
         try:
-            with client.setup_kernel(env=submission_environment(workspace, options),
-                                     stdout=write_end, stderr=write_end):
+            with _explained_start(client.setup_kernel(env=submission_environment(workspace, options),
+                                                      stdout=write_end, stderr=write_end), kernel_log):
                 os.close(write_end)
                 write_end = -1
                 kernel_pid = _kernel_pid(client)
-                client.kill = lambda: kill_tree(kernel_pid)
+                client.kill = lambda: _kill_kernel(client, kernel_pid)
                 watch = MemoryWatch(kernel_pid, options.memory_limit_bytes,
                                     folders=(workspace.root, *([export_dir] if export_dir else [])),
                                     disk_limit=options.max_disk_bytes)
@@ -184,6 +185,23 @@ def _execute(sources: list[str], workspace, options: RunOptions, export_dir: Pat
                        **({"kernel_log_tail": kernel_log.text()[-4000:]} if stopped else {})}),
         workspace, token,
     )
+
+
+@contextmanager
+def _explained_start(setup, kernel_log: CappedReader):
+    """nbclient's kernel set-up, whose failure to start says what the kernel printed."""
+    try:
+        entered = setup.__enter__()
+    except RuntimeError as error:
+        time.sleep(0.5)
+        raise RuntimeError(f"{error}; the kernel printed: {kernel_log.text()[-1500:].strip() or 'nothing'}") from None
+    try:
+        yield entered
+    except BaseException:
+        if not setup.__exit__(*sys.exc_info()):
+            raise
+    else:
+        setup.__exit__(None, None, None)
 
 
 def _death_cause(watch: MemoryWatch, confinement) -> str:
@@ -298,13 +316,19 @@ def _error_line(traceback: str) -> int | None:
 
 def _shut_down(client, pid: int) -> None:
     """nbclient shuts down only the kernels it created; the pinned one is ours to stop, with
-    every process it started."""
+    every process it started (those left after are the confinement's to kill)."""
+    _kill_kernel(client, pid)
     try:
         if client.km is not None and client.km.has_kernel:
             run_sync(client.km.shutdown_kernel)(now=True)
     except Exception:  # noqa: BLE001 - a kernel already gone is what we want
         pass
-    if pid > 0:
+
+
+def _kill_kernel(client, pid: int) -> None:
+    """Kill the kernel's process tree while its pid is still its own (the process not yet reaped)."""
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    if pid > 0 and process is not None and process.poll() is None:
         kill_tree(pid)
 
 

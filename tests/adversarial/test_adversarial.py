@@ -12,7 +12,7 @@ results.json. The submissions never see the harness's process, so that record is
 forge only by breaking the grader.
 
 The four cases that could take the shared machine down while the grader has no defence against
-them (memory, fork and print bombs, disk fill) are graded only with CNNGRADER_ADVERSARIAL_ALL=1.
+them (memory, fork and print bombs, disk fill) are graded unless CNNGRADER_ADVERSARIAL_ALL=0.
 A watchdog kills the kernel of a submission that holds the batch for STALL_LIMIT seconds (a
 SIGINT-proof loop does without the defence), so that the batch can finish and say so.
 """
@@ -155,8 +155,8 @@ DANGEROUS: tuple[Case, ...] = (
              at_most="control_empty"),
     notebook("fills_disk", codes=(one_of("disk_limit", "file_limit"),), at_most="control_empty"),
 )
-"""Graded only with CNNGRADER_ADVERSARIAL_ALL=1, once the grader limits memory, processes, output
-and disk: without those limits they can take the shared machine down."""
+"""Left out with CNNGRADER_ADVERSARIAL_ALL=0: without the grader's limits on memory, processes,
+output and disk they could take the shared machine down."""
 LAST: tuple[Case, ...] = (
     # Late: it swaps the first neighbour's folder, and its class-file folders break the batch's end.
     notebook("results_tamper", **EMPTY_LIKE),
