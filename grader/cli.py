@@ -38,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--isolation", choices=("auto", "jail", "user", "process"), default=None,
                        help="how student code is isolated (default: auto, the strongest this machine allows; "
                             "see the README)")
+    grade.add_argument("--workers", type=_positive, default=None, metavar="N",
+                       help="submissions graded at once (default: the machine's cores, fewer if memory is short: "
+                            "about 1.5 GB each in --quick, 2.5 GB in full mode)")
+    grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="grade on a Dask cluster (tcp://HOST:8786), one task per submission; "
+                            "needs pip install 'cnngrader[dask]'")
+    grade.add_argument("--force", action="store_true",
+                       help="grade every submission again (by default one whose inputs are unchanged since its "
+                            "results.json was written is kept)")
 
     check = commands.add_parser("check", help="self-check one notebook against an exercise's public checks (quick mode)")
     check.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="your notebook (.ipynb) or module (.py)")
@@ -73,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", metavar="ID")
     show.add_argument("--dir", type=Path, default=None, help="folder of expected files")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +164,8 @@ def run_grade(args) -> int:
 
     return grade_paths(args.paths, args.exercise, out=args.out, quick=args.quick, timeout=args.timeout,
                        data_dir=args.data_dir, memory_limit_bytes=int(args.memory_limit * 2**30),
-                       artifacts=args.artifacts, isolation=args.isolation)
+                       artifacts=args.artifacts, isolation=args.isolation, workers=args.workers,
+                       scheduler=args.scheduler, force=args.force, progress=True)
 
 
 if __name__ == "__main__":

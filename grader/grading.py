@@ -25,6 +25,7 @@ from .reference import ExpectedFilesChanged, expected_dir, load_expected, verify
 from .report.exports import write_grades_csv, write_junit
 from .report.gradescope import write_results
 from .report.html import write_report, write_summary
+from .report.progress import Progress
 from .report.terminal import render_text
 from .results import SubmissionResult, max_score, total_score
 from .runner import RunOptions, run_module, run_notebook
@@ -72,7 +73,7 @@ def find_submissions(paths: list[Path], artifacts: bool = False) -> list[Submiss
     return found
 
 
-RESERVED_NAMES = {"index.html", "grades.csv", "junit.xml"}
+RESERVED_NAMES = {"index.html", "grades.csv", "junit.xml", "grading.log"}
 
 
 def unique_names(submissions: list[Submission]) -> list[Submission]:
@@ -210,57 +211,82 @@ def _evaluation_meta(evidence) -> dict:
 def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = False,
                 timeout: float | None = None, data_dir: str | None = None,
                 memory_limit_bytes: int | None = 8 * 2**30, log=print, artifacts: bool = False,
-                isolation: str | None = None) -> int:
+                isolation: str | None = None, workers: int = 1, scheduler: str | None = None,
+                force: bool = False, progress: bool = False) -> int:
     """Grade every submission found under `paths` into `out`: each one's results.json and
     report.html, then the class summary (index.html), grades.csv and junit.xml.
+
+    `workers` submissions are graded at once (each in processes of its own), or every submission
+    is a task of the Dask cluster at `scheduler`. A submission whose inputs are unchanged since a
+    results.json in `out` was written for them is not graded again (unless `force`): a batch
+    stopped half-way resumes where it stopped. Each result is written as soon as it is known, and
+    a line for it goes to `log` and to `out/grading.log`.
 
     Everything in `out` is written by this process from its own results: after the last
     submission every file is checked against what was written and rewritten where a submission
     changed it, so no run can alter its own grade or another's."""
+    from . import parallel
+
     spec = load_spec(exercise_id)
     try:
         verify_expected(spec.reference)
-        level = detect(isolation)
+        detect(isolation)
     except (ExpectedFilesChanged, IsolationUnavailable) as error:
         log(f"cnngrader: {error}")
         return 2
-    expected = load_expected(spec.reference)
     submissions = unique_names(find_submissions(paths, artifacts))
     if not submissions:
         log(f"cnngrader: nothing to grade in {', '.join(map(str, paths))}")
         return 1
-    versions = spec_versions(spec)
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    results: list[SubmissionResult] = []
-    written: dict[str, dict[str, bytes]] = {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    hidden = [out.resolve(), *([spec.holdout_path.resolve()] if spec.holdout_path else [])]
+    batch = parallel.Batch(exercise_id, quick=quick, artifacts=artifacts, timeout=timeout, data_dir=data_dir,
+                           memory_limit_bytes=memory_limit_bytes, isolation=isolation,
+                           hidden=tuple(map(str, hidden)))
+    versions = spec_versions(spec)
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     before = {entry.name for entry in out.iterdir()}
-    with tempfile.TemporaryDirectory(prefix="cnngrader-batch-") as workdir:
-        options = prepare_run(spec, Path(workdir), quick, timeout, data_dir, memory_limit_bytes, artifacts)
-        hidden = [out.resolve(), *([spec.holdout_path.resolve()] if spec.holdout_path else [])]
-        options = replace(options, isolation=level, hidden=tuple(hidden))
-        images = options.evaluation.images if options.evaluation is not None else None
-        started = time.monotonic()
-        failures = 0
-        for index, submission in enumerate(submissions, start=1):
-            try:
-                result = grade_submission(submission, spec, expected, options)
-            except Exception as error:  # noqa: BLE001 - our bug must not cost the rest of the class
-                failures += 1
-                result = error_result(spec, submission.name, "unknown", f"{type(error).__name__}: {error}",
-                                      options.mode, code="grader_error")
-                result = replace(result, meta={**result.meta, "versions": versions})
-                log(f"cnngrader: internal error on {submission.name}:\n{traceback.format_exc()}")
-            results.append(result)
-            written[submission.name] = publish(result, out / submission.name, images)
-            elapsed = time.monotonic() - started
-            left = elapsed / index * (len(submissions) - index)
-            if len(submissions) == 1:
-                log(render_text(result))
-            log(f"[{index}/{len(submissions)}] {submission.name}: {total_score(result):g}/{max_score(result):g} "
-                f"-> {out / submission.name / 'results.json'}" +
-                (f" (about {left / 60:.1f} min left)" if index < len(submissions) else ""))
+    hashes = {item.name: parallel.input_hash(item, batch, spec) for item in submissions}
+    results: dict[str, SubmissionResult] = {}
+    written: dict[str, dict[str, bytes]] = {}
+    for item in submissions if not force else ():
+        kept = parallel.kept_result(out / item.name, hashes[item.name])
+        if kept is not None:
+            results[item.name], written[item.name] = kept
+    pending = [item for item in submissions if item.name not in results]
+    clear(out / LOG_NAME)
+    board = Progress(len(submissions), len(results), out / LOG_NAME, log, live=progress,
+                     workers=None if scheduler else (workers or os.cpu_count()))
+    if results:
+        board.line(f"{len(results)} of {len(submissions)} unchanged since they were graded: kept "
+                   f"(--force grades them again)")
+    started = time.monotonic()
+    failures = 0
+    interrupted = False
+    try:
+        with parallel.executor(batch, workers, scheduler, board.line) as run:
+            for submission, result in run(pending):
+                trace = result.meta.get("grader_traceback")
+                result = replace(result, meta={**{key: value for key, value in result.meta.items()
+                                                  if key != "grader_traceback"}, "input_hash": hashes[submission.name]})
+                if trace:
+                    failures += 1
+                    board.line(f"cnngrader: internal error on {submission.name}:\n{trace}")
+                results[submission.name] = result
+                written[submission.name] = publish(result, out / submission.name, _images(batch, spec))
+                if len(submissions) == 1:
+                    board.line(render_text(result))
+                board.done(submission.name, total_score(result), max_score(result),
+                           out / submission.name / "results.json", failed=bool(trace))
+    except KeyboardInterrupt:
+        interrupted = True
+    except parallel.BatchUnavailable as error:
+        board.close()
+        log(f"cnngrader: {error}")
+        return 2
+    finally:
+        board.close()
     for name, files in written.items():
         restored = restore(out / name, files)
         if restored:
@@ -269,15 +295,32 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
         if entry.name not in before and entry.name not in written and entry.name not in RESERVED_NAMES:
             clear(entry)  # made during the batch by nobody the grader knows: a submission's doing
             log(f"cnngrader: removed {entry.name} from {out}: the grader did not write it")
-    run = {"exercise": spec.id, "title": spec.title, "mode": options.mode, "versions": versions,
-           "seconds": round(time.monotonic() - started, 2), "started": started_at}
-    for name in RESERVED_NAMES:
+    run_record = {"exercise": spec.id, "title": spec.title, "mode": batch.mode, "versions": versions,
+                  "seconds": round(time.monotonic() - started, 2), "started": started_at}
+    for name in RESERVED_NAMES - {LOG_NAME}:
         clear(out / name)
-    summary = write_summary(results, out, run)
-    write_grades_csv(results, out / "grades.csv")
-    write_junit(results, out / "junit.xml")
+    ordered = [results[item.name] for item in submissions if item.name in results]
+    summary = write_summary(ordered, out, run_record)
+    write_grades_csv(ordered, out / "grades.csv")
+    write_junit(ordered, out / "junit.xml")
+    if interrupted:
+        log(f"cnngrader: interrupted with {len(ordered)} of {len(submissions)} graded; every finished result is "
+            f"kept: run the same command again to grade the rest")
+        return 130
     log(f"class summary: {summary.resolve()} (grades.csv and junit.xml beside it)")
     return 1 if failures else 0
+
+
+LOG_NAME = "grading.log"
+
+
+def _images(batch, spec: ExerciseSpec):
+    """The evaluation images the report shows beside a prediction (this process's own copy)."""
+    from . import parallel
+
+    if not needs_predictions(spec, batch.mode):
+        return None
+    return parallel.evaluation_images(batch)
 
 
 def publish(result: SubmissionResult, folder: Path, images) -> dict[str, bytes]:

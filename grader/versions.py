@@ -38,6 +38,21 @@ def device_description() -> str:
     return text + (f", GPU: {', '.join(gpus)}" if gpus else "")
 
 
+def visible_gpus() -> list[tuple[str, str]]:
+    """(number, model) of each NVIDIA GPU the driver lists, in CUDA_VISIBLE_DEVICES where it is
+    set (numbers only); none on a machine without the driver."""
+    found = []
+    for information in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
+        fields = dict(line.split(":", 1) for line in information.read_text(errors="replace").splitlines() if ":" in line)
+        minor = fields.get("Device Minor", "").strip()
+        found.append((minor or str(len(found)), fields.get("Model", "GPU").strip()))
+    wanted = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if wanted is not None:
+        numbers = [item.strip() for item in wanted.split(",") if item.strip().isdigit()]
+        found = [gpu for gpu in found if gpu[0] in numbers]
+    return found
+
+
 def _nvidia_models() -> list[str]:
     models = []
     for information in Path("/proc/driver/nvidia/gpus").glob("*/information"):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import grader
 
-from ..results import CheckResult, Outcome, SubmissionResult, max_score, total_score
+from ..results import CheckResult, Outcome, SubmissionResult, max_score, result_to_data, total_score
 from .feedback import check_lines, hidden_note
 
 SCHEMA = "cnngrader.results/1"
@@ -110,6 +110,8 @@ def to_gradescope(result: SubmissionResult, leaderboard: bool = False) -> dict:
             "max_score": max_score(result),
             "versions": result.meta.get("versions"),
             "meta": result.meta,
+            # The whole result as plain data: a resumed batch reads it back instead of regrading.
+            "result": result_to_data(result),
         },
     }
     seconds = result.meta.get("seconds")

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..data import EvaluationSet
 from ..evidence import Evaluation, ModelEvaluation
+from . import warm
 from .limits import kill_tree
 from .sandbox import Confinement, Isolation, Limits, detect
 
@@ -67,10 +68,9 @@ def _run(root: Path, timeout: float, confinement: Confinement) -> str | None:
     environment.update({"HOME": str(root / "work"), "KERAS_HOME": str(root / "work" / ".keras"),
                         "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"})
     with open(root / "evaluator.log", "wb") as log:
-        process = subprocess.Popen(
+        process = warm.popen(
             confinement.command([sys.executable, "-I", "-m", "grader.runner.evaluator", str(root / "config.json")]),
-            cwd=root / "work", env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True,
+            cwd=root / "work", env=environment, stdout=log, stderr=log,
         )
         try:
             process.wait(timeout=timeout)

@@ -26,6 +26,7 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
 MS_NOEXEC = 8
 MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 4096, 8192, 16384, 1 << 18, 2, 4
@@ -118,23 +119,49 @@ def die_with_parent(parent: int) -> None:
         os._exit(137)
 
 
-def run_as_init(argv: list[str]) -> int:
-    """Fork ARGV and reap every child until it ends; its exit status is ours."""
+def run_as_init(argv: list[str], launch=None, sweep: bool = False) -> int:
+    """Fork ARGV and reap every child until it ends; its exit status is ours. With `sweep` (no pid
+    namespace to end them), this process is a subreaper and kills whatever ARGV left running."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for the kernel, not for us
+    if sweep:
+        become_subreaper()
     child = os.fork()
     if child == 0:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if "JPY_PARENT_PID" in os.environ:  # the kernel's parent is now us, not the grader
             os.environ["JPY_PARENT_PID"] = str(os.getppid())
-        _exec(argv)
+        (launch or _exec)(argv)
+        os._exit(0)
+    code = None
     while True:
         try:
             pid, status = os.wait()
         except ChildProcessError:
-            return 1
+            return 1 if code is None else code
         if pid == child:
             code = os.waitstatus_to_exitcode(status)
-            return code if code >= 0 else 128 - code
+            code = code if code >= 0 else 128 - code
+            if not sweep:
+                return code
+            kill_children()
+
+
+def kill_children() -> None:
+    """SIGKILL every process whose parent is this one (orphans a subreaper inherited)."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                parent = handle.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if parent == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _exec(argv: list[str]) -> None:
@@ -145,18 +172,33 @@ def _exec(argv: list[str]) -> None:
         os._exit(127)
 
 
-def enter_namespaces() -> None:
-    """New pid, network, mount, IPC and UTS namespaces. This process stays outside the pid
-    namespace and waits; its child is the namespace's first process (and returns from here)."""
+def unshare_namespaces() -> None:
+    """New network, mount, IPC and UTS namespaces for this process, a new pid namespace for the
+    children it forks next."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"unshare: {os.strerror(error)}")
+
+
+def mount_proc() -> None:
+    """In the pid namespace's first process: its own /proc, dying with the process outside."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def become_subreaper() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def enter_namespaces() -> None:
+    """New pid, network, mount, IPC and UTS namespaces. This process stays outside the pid
+    namespace and waits; its child is the namespace's first process (and returns from here)."""
+    unshare_namespaces()
     child = os.fork()
     if child == 0:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # (our parent is outside: getppid() is 0)
-        _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        mount_proc()  # (our parent is outside: getppid() is 0)
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
@@ -175,6 +217,11 @@ def main(arguments: list[str]) -> int:
         return 2
     with open(config_path) as handle:
         config = json.load(handle)
+    return start(config, argv)
+
+
+def start(config: dict, argv: list[str], launch=None) -> int:
+    """Confine this process as `config` says, then run ARGV (`launch(argv)`, by default exec)."""
     if config.get("namespaces"):
         enter_namespaces()
     if config.get("hidden"):
@@ -186,12 +233,11 @@ def main(arguments: list[str]) -> int:
     parent = os.getppid()
     if config.get("uid") is not None:
         drop_privileges(int(config["uid"]), int(config["gid"]))
-    if config.get("init"):
-        die_with_parent(parent)
+    die_with_parent(parent)
     os.chdir(config["cwd"])
     if config.get("init"):
-        return run_as_init(argv)
-    _exec(argv)
+        return run_as_init(argv, launch, sweep=not config.get("namespaces"))
+    (launch or _exec)(argv)
     return 127
 
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..evidence import CellError, CellRun, Evidence
+from . import warm
 from .limits import CappedReader, MemoryWatch, format_bytes, kill_tree
 from .options import RunOptions, evidence_fields, read_probe_payload, submission_environment
 
@@ -25,15 +26,14 @@ def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], k
         limit = min(options.cell_timeout, options.submission_timeout)
         with options.confinement(workspace, export_dir) as confinement:
             started = time.monotonic()
-            process = subprocess.Popen(
+            process = warm.popen(
                 confinement.command([sys.executable, "-m", "grader.runner.worker", str(workspace.probe_config)]),
                 cwd=workspace.folder, env=submission_environment(workspace, options),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             )
             output = CappedReader(process.stdout, keep=OUTPUT_CAP // 2)
             stopped, detail = None, ""
-            with MemoryWatch(process.pid, options.memory_limit_bytes,
+            with MemoryWatch(warm.watched_pid(process), options.memory_limit_bytes,
                              folders=(workspace.root, *([export_dir] if export_dir else [])),
                              disk_limit=options.max_disk_bytes) as watch:
                 try:
@@ -61,7 +61,7 @@ def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], k
                 limits_hit.append({"limit": "processes", "cell": None, "value": f"{options.max_processes} processes"})
             evidence = Evidence(kind=kind, stopped=stopped, stopped_detail=detail, meta={
                 "run_seconds": round(time.monotonic() - started, 2), "peak_memory": format_bytes(watch.peak),
-                "output_tail": output.text(), "isolation": confinement.description(),
+                "output_tail": output.text(), "device": options.device, "isolation": confinement.description(),
                 **({"limits_hit": limits_hit} if limits_hit else {}),
             })
         return _with_probe(evidence, workspace.evidence_path, path.name)

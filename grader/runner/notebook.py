@@ -22,12 +22,14 @@ from pathlib import Path
 import nbformat
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..evidence import CellError, CellRun, Evidence, strip_ansi
 from .limits import CappedReader, MemoryWatch, format_bytes, kill_tree
+from . import warm
 from .options import RunOptions, evidence_fields, read_probe_payload, submission_environment
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -99,15 +101,16 @@ def _execute(sources: list[str], workspace, options: RunOptions, export_dir: Pat
         started = kernel_ready = time.monotonic()
         read_end, write_end = os.pipe()
         kernel_log = CappedReader(read_end, keep=4096)
-        kernel_pid = -1
+        kernel_pid, start = -1, "cold"
         try:
             with _explained_start(client.setup_kernel(env=submission_environment(workspace, options),
                                                       stdout=write_end, stderr=write_end), kernel_log):
                 os.close(write_end)
                 write_end = -1
                 kernel_pid = _kernel_pid(client)
+                start = "warm" if isinstance(client.km.provisioner.process, warm.WarmProcess) else "cold"
                 client.kill = lambda: _kill_kernel(client, kernel_pid)
-                watch = MemoryWatch(kernel_pid, options.memory_limit_bytes,
+                watch = MemoryWatch(warm.watched_pid(client.km.provisioner.process), options.memory_limit_bytes,
                                     folders=(workspace.root, *([export_dir] if export_dir else [])),
                                     disk_limit=options.max_disk_bytes)
                 with watch:
@@ -175,12 +178,12 @@ def _execute(sources: list[str], workspace, options: RunOptions, export_dir: Pat
     return _with_probe(
         Evidence(kind="notebook", cells=tuple(runs), stopped=stopped, stopped_detail=detail,
                  stopped_cell=stopped_cell,
-                 meta={"kernel_start_seconds": round(kernel_ready - started, 2),
+                 meta={"kernel_start_seconds": round(kernel_ready - started, 2), "kernel_start": start,
                        "probe_setup_seconds": round(setup_seconds, 2),
                        **({"probe": f"the probe could not be installed: {probe_error}"} if probe_error else {}),
                        "run_seconds": round(time.monotonic() - started, 2),
                        "peak_memory": format_bytes(peak), "data_served": options.data_served,
-                       "quick": options.quick, "isolation": isolation,
+                       "quick": options.quick, "device": options.device, "isolation": isolation,
                        **({"limits_hit": limits_hit} if limits_hit else {}),
                        **({"kernel_log_tail": kernel_log.text()[-4000:]} if stopped else {})}),
         workspace, token,
@@ -288,7 +291,21 @@ def pinned_kernel_manager(folder: Path, confinement) -> AsyncKernelManager:
     uid = confinement.isolation.uid
     if uid is not None:
         os.chown(folder / "kernel.json", uid, uid)
+    manager.provisioner = ConfinedProvisioner(kernel_id=secrets.token_hex(8), kernel_spec=manager.kernel_spec,
+                                              parent=manager)
     return manager
+
+
+class ConfinedProvisioner(LocalProvisioner):
+    """Starts the kernel's jail command as a fork of the warm server (TensorFlow, Keras and
+    ipykernel already imported) where it runs, else as a new process, as LocalProvisioner would."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs):
+        self.process = warm.popen(cmd, env=kwargs.get("env"), cwd=kwargs.get("cwd"),
+                                  stdout=kwargs.get("stdout"), stderr=kwargs.get("stderr"))
+        self.pid = self.pgid = self.process.pid  # its own session either way
+        self.cwd = kwargs.get("cwd")
+        return self.connection_info
 
 
 def _cell_run(number: int, cell, seconds: float, options: RunOptions) -> CellRun:

@@ -58,6 +58,10 @@ class RunOptions:
     """The `sandbox.Isolation` the runs get; None: the strongest this machine allows."""
     hidden: tuple = ()
     """Folders and files of the grader's a jail hides besides the usual ones (the output folder)."""
+    device: str = "CPU"
+    """What the submission's kernel computes on: CPU, or the GPU its worker was given."""
+    environment: tuple = ()
+    """(name, value) pairs the submission's processes get besides the usual (its GPU)."""
 
     def limits(self) -> Limits:
         return Limits(memory_bytes=self.memory_limit_bytes, processes=self.max_processes,
@@ -168,13 +172,23 @@ def read_probe_payload(path: Path) -> tuple[dict | None, str | None]:
 
 def submission_environment(workspace: Workspace, options: RunOptions) -> dict[str, str]:
     """The environment of the submission's process: a short allow-list plus what it needs."""
-    env = {key: os.environ[key] for key in PASSED_ENVIRONMENT if key in os.environ}
+    env = base_environment()
+    env.update(dict(options.environment))
     env.update({
         "HOME": str(workspace.home),
-        "USER": "student",
-        "LOGNAME": "student",
         "KERAS_HOME": str(workspace.home / ".keras"),
         "TMPDIR": str(workspace.root / "tmp"),
+    })
+    return env
+
+
+def base_environment() -> dict[str, str]:
+    """What every submission's environment holds whatever its workspace: the allow-list of the
+    grader's own variables and fixed settings (also the warm server's environment)."""
+    env = {key: os.environ[key] for key in PASSED_ENVIRONMENT if key in os.environ}
+    env.update({
+        "USER": "student",
+        "LOGNAME": "student",
         "PYTHONNOUSERSITE": "1",
         "PYTHONUNBUFFERED": "1",
         "MPLBACKEND": "Agg",

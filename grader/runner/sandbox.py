@@ -14,7 +14,7 @@ levels, the strongest the machine allows being chosen once per grader process:
   when the run ends.
 - **process** (the grader is not root): the grader's own user. The run gets a session, a home
   and copies of its data of its own and resource limits, but it could read what the grader's
-  user can read; orphans it leaves are caught through the subreaper and killed.
+  user can read; orphans it leaves are caught by the jail launcher (a subreaper) and killed.
 
 At every level a cgroup caps memory (v2 `memory.max`, else v1 `memory.limit_in_bytes`) and
 processes (`pids.max`) where one can be created; otherwise memory is polled and processes are
@@ -23,7 +23,6 @@ capped with RLIMIT_NPROC. `Confinement.description()` says which of these a run 
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import os
@@ -34,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .limits import format_bytes, kill_all
@@ -47,7 +46,6 @@ ALWAYS_HIDDEN = ("/tmp", "/var/tmp", "/dev/shm")
 SYSTEM_FOLDERS = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "sys", "run", "var"}
 """Top-level folders a jail leaves in view; every other one (/home, /root, /work, /srv, /opt, /mnt...)
 is hidden but for the Python installation, the grader package and the run's own folders."""
-PR_SET_CHILD_SUBREAPER = 36
 
 
 class IsolationUnavailable(RuntimeError):
@@ -113,6 +111,17 @@ def claim_uid() -> int:
     """An unprivileged uid no other grader process on this machine is using: each process holds
     a lock on its own for its lifetime, so killing "every process of this user" after a run never
     touches another grader's student."""
+    return claim_another_uid()
+
+
+def worker_isolation(isolation: Isolation) -> Isolation:
+    """The same isolation with a student uid of its own, for a worker grading beside others (after
+    a run every process of its uid is killed: two runs at once must not share one)."""
+    return replace(isolation, uid=claim_another_uid()) if isolation.uid is not None else isolation
+
+
+def claim_another_uid() -> int:
+    """A uid not held by any grader process or worker on this machine, held for this process's life."""
     import fcntl
 
     # One folder for the whole machine, whatever TMPDIR says (the Gradescope entry point points
@@ -359,7 +368,6 @@ class Confinement:
     def __post_init__(self):
         self.cgroups: CgroupRun | None = None
         self.config_path: str | None = None
-        self._children_before: set[int] = set()
 
     def __enter__(self) -> "Confinement":
         uid = self.isolation.uid
@@ -372,7 +380,7 @@ class Confinement:
             rlimits["processes"] = self.limits.processes
         config = {"cwd": str(self.cwd), "cgroups": self.cgroups.paths(), "rlimits": rlimits,
                   "home": str(self.root / "home"),
-                  "uid": uid, "gid": uid, "init": self.isolation.namespaces,
+                  "uid": uid, "gid": uid, "init": True,
                   "namespaces": self.isolation.namespaces}
         if self.isolation.namespaces:
             config["hidden"] = sorted({*ALWAYS_HIDDEN, *map(str, _private_folders()), *map(str, self.hidden)})
@@ -384,9 +392,6 @@ class Confinement:
         handle, self.config_path = tempfile.mkstemp(prefix="cnngrader-jail-", suffix=".json")
         with os.fdopen(handle, "w") as stream:
             json.dump(config, stream)
-        if self.isolation.level == "process":
-            _become_subreaper()
-            self._children_before = set(_children(os.getpid()))
         return self
 
     def command(self, argv: list[str]) -> list[str]:
@@ -408,12 +413,6 @@ class Confinement:
             self.cgroups.kill_all()
         if self.isolation.uid is not None:
             _kill_user(self.isolation.uid)
-        if self.isolation.level == "process":
-            from .limits import kill_tree
-
-            for pid in set(_children(os.getpid())) - self._children_before:
-                kill_tree(pid)
-                _reap(pid)
 
     def __exit__(self, *exc) -> None:
         self.end()
@@ -522,19 +521,6 @@ def _python_folders() -> list[Path]:
     return sorted({place.resolve() for place in places if place.exists()})
 
 
-def _children(pid: int) -> list[int]:
-    from .limits import children_map
-
-    return children_map().get(pid, [])
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
 def _kill_user(uid: int) -> None:
     for _ in range(20):
         found = []
@@ -551,12 +537,3 @@ def _kill_user(uid: int) -> None:
             return
         kill_all(found)
         time.sleep(0.02)
-
-
-@functools.lru_cache(maxsize=None)
-def _become_subreaper() -> bool:
-    """Orphans of the runs this process starts become its children, so they can be found."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
