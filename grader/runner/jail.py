@@ -9,9 +9,13 @@ student's process. It applies what the isolation level allows, in this order, th
 2. joins the cgroups the grader made for this run (memory and process caps);
 3. sets resource limits (file size, processes, core files);
 4. drops to the unprivileged user;
-5. runs ARGV. As the first process of a pid namespace it forks, reaps orphans and exits with
-   ARGV's status, and the kernel then kills every process left in the namespace: a background
-   process cannot outlive the submission.
+5. runs ARGV: it forks, reaps orphans and exits with ARGV's status. As the first process of a pid
+   namespace, the kernel then kills every process left in the namespace; without one it is a
+   subreaper and kills the orphans it inherited itself: a background process cannot outlive the
+   submission.
+
+The warm server (`warm.py`) applies the same steps through `start`, with ARGV run in the
+already-warm interpreter instead of exec'd.
 
 It runs no student code itself and imports nothing of the grader's but the standard library.
 """
@@ -236,7 +240,7 @@ def start(config: dict, argv: list[str], launch=None) -> int:
     die_with_parent(parent)
     os.chdir(config["cwd"])
     if config.get("init"):
-        return run_as_init(argv, launch, sweep=not config.get("namespaces"))
+        return run_as_init(argv, launch, sweep=config.get("sweep", not config.get("namespaces")))
     (launch or _exec)(argv)
     return 127
 

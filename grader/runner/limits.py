@@ -32,10 +32,11 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants."""
+def rss_bytes(pid: int, skip_root: bool = False) -> int:
+    """Resident memory of a process and all its descendants (without the process itself with
+    `skip_root`: a warm run's first process, whose pages are the warm server's)."""
     total = 0
-    for member in descendants(pid):
+    for member in descendants(pid)[1 if skip_root else 0:]:
         try:
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -73,9 +74,9 @@ class MemoryWatch:
     second line (and the only one on a machine without cgroups). Polling every 0.05 s, an
     allocation faster than that can pass the limit for a moment before it is killed."""
 
-    def __init__(self, pid: int, limit_bytes: int | None, interval: float = 0.05,
+    def __init__(self, pid: int | tuple[int, bool], limit_bytes: int | None, interval: float = 0.05,
                  folders: tuple = (), disk_limit: int | None = None, disk_interval: float = 1.0):
-        self.pid = pid
+        self.pid, self.skip_root = pid if isinstance(pid, tuple) else (pid, False)
         self.limit = limit_bytes
         self.interval = interval
         self.folders = tuple(folders)
@@ -98,7 +99,7 @@ class MemoryWatch:
     def _run(self) -> None:
         next_disk = time.monotonic() + self.disk_interval
         while not self._stop.wait(self.interval):
-            used = rss_bytes(self.pid)
+            used = rss_bytes(self.pid, self.skip_root)
             self.peak = max(self.peak, used)
             if self.limit and used > self.limit:
                 self.exceeded = True

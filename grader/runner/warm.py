@@ -163,10 +163,12 @@ class WarmProcess:
         self.stdin = self.stderr = None
         self.returncode: int | None = None
         self.pid = self.run_pid = None
+        self.namespaced = False
         reply.settimeout(30)
         try:
             message = json.loads(reply.recv(4096) or b"{}")
             self.pid, self.run_pid = int(message["pid"]), int(message["run"])
+            self.namespaced = bool(message.get("namespaced"))
             if "exit" in message:
                 self.returncode = int(message["exit"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -287,10 +289,12 @@ def kill_live_runs() -> None:
             kill_tree(process.pid)
 
 
-def watched_pid(process) -> int:
-    """The pid whose process tree is the run's memory: the run's own for a warm start, else the
-    started process (the jail launcher, whose tree is the run)."""
-    return getattr(process, "run_pid", None) or process.pid
+def watched_pid(process) -> tuple[int, bool]:
+    """The process whose tree is the run's memory, and whether to leave that process itself out:
+    for a warm start the run's first process (a fork of the server that only starts and reaps the
+    module's process in a jail: its pages are the server's), else the started process."""
+    run = getattr(process, "run_pid", None)
+    return (run, process.namespaced) if run else (process.pid, False)
 
 
 def _split(command: list[str]) -> tuple[str | None, list[str] | None]:
@@ -373,7 +377,7 @@ def _monitor(channel: socket.socket, request: dict, reply_fd: int, out_fd: int, 
         reply.close()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os._exit(_run(request, config))
-    reply.sendall(json.dumps({"pid": os.getpid(), "run": child}).encode())
+    reply.sendall(json.dumps({"pid": os.getpid(), "run": child, "namespaced": bool(config.get("namespaces"))}).encode())
 
     # No thread here: after unshare(CLONE_NEWPID) this process cannot start one. SIGCHLD wakes
     # the select; the grader closing the run's socket (it was killed, or gave up) ends the run.
@@ -409,8 +413,8 @@ def _monitor(channel: socket.socket, request: dict, reply_fd: int, out_fd: int, 
 
 
 def _run(request: dict, config: dict) -> int:
-    """The run (the first process of its pid namespace in a jail): confined as `jail.py` confines,
-    then the requested module run in this interpreter."""
+    """The run: confined as `jail.py` confines, then the requested module run in this interpreter
+    (in a child, in a jail, where this process is the pid namespace's first)."""
     from . import jail
 
     try:
@@ -422,7 +426,11 @@ def _run(request: dict, config: dict) -> int:
             os.environ["JPY_PARENT_PID"] = str(os.getppid())
         if request.get("cwd"):
             os.chdir(request["cwd"])
-        return jail.start({**config, "namespaces": False, "init": False}, request["argv"], launch=_run_module)
+        # In a jail this process is the pid namespace's first: it starts the module's process and
+        # reaps orphans, as jail.py's does (a first process ignores the signals it sends itself).
+        inside = bool(config.get("namespaces"))
+        return jail.start({**config, "namespaces": False, "init": inside, "sweep": False}, request["argv"],
+                          launch=_run_module)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 1
     except BaseException:  # noqa: BLE001 - said on the run's stderr, as jail.py's own failure is

@@ -55,7 +55,7 @@ BACKGROUND_WAIT = 25
 its process sleeps 15 s, then rewrites."""
 BEFORE, AFTER = "aa_neighbour_before", "zz_neighbour_after"
 HOSTILE_NAME = "hostile_<img src=x onerror=alert(2)>"
-CLASS_FILES = ("index.html", "grades.csv", "junit.xml")
+CLASS_FILES = ("index.html", "grades.csv", "junit.xml", "grading.log")
 ALWAYS_FORBIDDEN = frozenset({"grader_error", "no_evidence"})
 DANGEROUS_ENABLED = os.environ.get("CNNGRADER_ADVERSARIAL_ALL", "1") == "1"
 
