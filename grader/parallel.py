@@ -26,7 +26,8 @@ from pathlib import Path
 
 from .evaluate import error_result
 from .exercises import ExerciseSpec, load_spec
-from .grading import Submission, grade_submission, prepare_run, spec_versions
+from . import grading
+from .grading import Submission, prepare_run, spec_versions
 from .reference import load_expected
 from .resources import exercises_dir, expected_dir, templates_dir
 from .results import SubmissionResult
@@ -101,7 +102,7 @@ class Context:
         """One submission's result; a grader bug becomes a `grader_error` result, never an exception."""
         slot = self._slot()
         try:
-            return grade_submission(submission, self.spec, self.expected, self._options(*slot))
+            return grading.grade_submission(submission, self.spec, self.expected, self._options(*slot))
         except Exception as error:  # noqa: BLE001 - our bug must not cost the rest of the class
             result = error_result(self.spec, submission.name, "unknown", f"{type(error).__name__}: {error}",
                                   self.options.mode, code="grader_error")
