@@ -82,12 +82,13 @@ def submission_from_data(data: dict) -> Submission:
 class Context:
     """A batch made ready in one process: grades any of its submissions, from any thread."""
 
-    def __init__(self, batch: Batch):
+    def __init__(self, batch: Batch, folder: str | None = None):
         self.batch = batch
         self.spec: ExerciseSpec = load_spec(batch.exercise)
         self.expected = load_expected(self.spec.reference)
         self.versions = spec_versions(self.spec)
-        self._folder = tempfile.TemporaryDirectory(prefix="cnngrader-batch-")
+        # `folder`: a Dask worker's own directory, which Dask clears when a killed worker restarts.
+        self._folder = tempfile.TemporaryDirectory(prefix="cnngrader-batch-", dir=folder)
         level = detect(batch.isolation)
         options = prepare_run(self.spec, Path(self._folder.name), batch.quick, batch.timeout, batch.data_dir,
                               batch.memory_limit_bytes, batch.artifacts)
@@ -137,17 +138,17 @@ class Context:
 
 
 @functools.lru_cache(maxsize=4)
-def process_context(batch: Batch) -> Context:
+def process_context(batch: Batch, folder: str | None = None) -> Context:
     """This process's context for a batch, made on its first submission (a Dask worker grades many)."""
-    return Context(batch)
+    return Context(batch, folder)
 
 
-def grade_one(batch: dict, submission: dict) -> dict:
+def grade_one(batch: dict, submission: dict, folder: str | None = None) -> dict:
     """The task a Dask worker runs: one submission graded in this process's context, exactly as a
-    local worker grades it; the result as plain data, with the input hash the submitter computed."""
+    local worker grades it; the result as plain data."""
     from .results import result_to_data
 
-    context = process_context(Batch.from_data(batch))
+    context = process_context(Batch.from_data(batch), folder)
     return result_to_data(context.grade(submission_from_data(submission)))
 
 
@@ -300,29 +301,30 @@ class LocalExecutor:
 
 
 class DaskBatch:
-    """The same interface over a Dask cluster (grader.distributed)."""
+    """The same interface over a Dask cluster (grader.distributed), connected on first use: a
+    batch with nothing left to grade needs no cluster."""
 
     def __init__(self, batch: Batch, address: str, line=print):
-        from .distributed import DaskExecutor, DaskUnavailable
-
-        try:
-            self.executor = DaskExecutor(address, batch)
-        except DaskUnavailable as error:
-            raise BatchUnavailable(str(error)) from None
-        self.unavailable = DaskUnavailable
-        self.line = line
-        line(f"grading on the Dask cluster at {address}")
+        self.batch, self.address, self.line, self.executor = batch, address, line, None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.executor.close()
+        if self.executor is not None:
+            self.executor.close()
 
     def __call__(self, pending: list[Submission]):
+        if not pending:
+            return
+        from .distributed import DaskExecutor, DaskUnavailable
+
         try:
+            if self.executor is None:
+                self.executor = DaskExecutor(self.address, self.batch)
+                self.line(f"grading {len(pending)} submission(s) on the Dask cluster at {self.address}")
             yield from self.executor.run(pending)
-        except self.unavailable as error:
+        except DaskUnavailable as error:
             raise BatchUnavailable(str(error)) from None
 
 
