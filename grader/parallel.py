@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import queue
 import tempfile
 import threading
@@ -31,6 +32,7 @@ from .grading import Submission, prepare_run, spec_versions
 from .reference import load_expected
 from .resources import exercises_dir, expected_dir, templates_dir
 from .results import SubmissionResult
+from .runner import warm
 from .runner.sandbox import detect, worker_isolation
 from .versions import visible_gpus
 
@@ -94,6 +96,8 @@ class Context:
                               batch.memory_limit_bytes, batch.artifacts)
         self.options = replace(options, isolation=level, hidden=tuple(Path(path) for path in batch.hidden))
         self.gpus = visible_gpus()
+        self.threads: int | None = None
+        """TensorFlow threads per run, when several runs share the cores (set by the executor)."""
         self._slots: queue.SimpleQueue = queue.SimpleQueue()
         self._slots.put((0, level))
         self._made = 1
@@ -127,11 +131,13 @@ class Context:
         """The slot's options: its isolation and, where GPUs are visible, its GPU (slot i gets GPU
         i mod n: one worker per GPU with as many workers as GPUs, GPUs shared past that), with
         memory growth on so that workers sharing a GPU do not each claim all of its memory."""
+        threads = (("TF_NUM_INTRAOP_THREADS", str(self.threads)), ("OMP_NUM_THREADS", str(self.threads)),
+                   ("TF_NUM_INTEROP_THREADS", "1")) if self.threads else ()
         if not self.gpus:
-            return replace(self.options, isolation=isolation, device="CPU")
+            return replace(self.options, isolation=isolation, device="CPU", environment=threads)
         number, model = self.gpus[index % len(self.gpus)]
         return replace(self.options, isolation=isolation, device=f"GPU {number} ({model})",
-                       environment=(("CUDA_VISIBLE_DEVICES", str(number)), ("TF_FORCE_GPU_ALLOW_GROWTH", "true")))
+                       environment=(*threads, ("CUDA_VISIBLE_DEVICES", str(number)), ("TF_FORCE_GPU_ALLOW_GROWTH", "true")))
 
     def close(self) -> None:
         self._folder.cleanup()
@@ -231,7 +237,6 @@ class BatchUnavailable(RuntimeError):
 def local_workers(requested: int | None, pending: int, kernel_bytes: int) -> tuple[int, str]:
     """How many submissions to grade at once here: as asked (default: the cores), no more than
     there are, and no more than the memory holds (a kernel each); and why, when fewer."""
-    import os
 
     wanted = requested or os.cpu_count() or 1
     available = _available_memory()
@@ -281,6 +286,8 @@ class LocalExecutor:
         count, reason = local_workers(self.requested, len(pending), self.batch.kernel_bytes())
         if count > 1 or reason:
             self.line(f"grading {len(pending)} submission(s) with {count} worker(s){reason}")
+        if count > 1:  # runs at once share the cores rather than each starting a thread per core
+            self.context.threads = max(1, (os.cpu_count() or 1) // count)
         pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="cnngrader-worker")
         queue_ = list(pending)
         running: dict = {}

@@ -522,16 +522,19 @@ def _python_folders() -> list[Path]:
 
 
 def _kill_user(uid: int) -> None:
+    """SIGKILL every live process of `uid` until none is left (zombies are already dead: they
+    wait for their parent to reap them and hold nothing)."""
     for _ in range(20):
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                line = next(l for l in (entry / "status").read_text().splitlines() if l.startswith("Uid:"))
-            except (OSError, StopIteration):
+                fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines()
+                              if line.startswith(("Uid:", "State:")))
+            except (OSError, ValueError):
                 continue
-            if int(line.split()[1]) == uid:
+            if int(fields.get("Uid", "-1").split()[0]) == uid and fields.get("State", "").split()[:1] not in (["Z"], ["X"]):
                 found.append(int(entry.name))
         if not found:
             return
