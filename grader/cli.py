@@ -165,7 +165,8 @@ def run_grade(args) -> int:
     return grade_paths(args.paths, args.exercise, out=args.out, quick=args.quick, timeout=args.timeout,
                        data_dir=args.data_dir, memory_limit_bytes=int(args.memory_limit * 2**30),
                        artifacts=args.artifacts, isolation=args.isolation, workers=args.workers,
-                       scheduler=args.scheduler, force=args.force, progress=True)
+                       scheduler=args.scheduler, force=args.force, progress=True,
+                       log=lambda line: print(line, flush=True))  # each line as it happens, piped or not
 
 
 if __name__ == "__main__":
