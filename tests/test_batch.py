@@ -140,7 +140,10 @@ def test_ctrl_c_keeps_every_finished_result_and_the_next_run_resumes(tmp_path):
     command = [sys.executable, "-m", "grader.cli", "grade", str(submissions), "--exercise", "fashion_cnn",
                "--quick", "--workers", "1", "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"},
+                               # as from a terminal: pytest-xdist's workers ignore SIGINT, and a child
+                               # started with it ignored would never see the Ctrl-C
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in process.stdout:
         seen.append(line)
