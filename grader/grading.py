@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from . import data
 from .evaluate import error_result, evaluate, needs_predictions, prepare_grading
 from .exercises import ExerciseSpec, load_spec
-from .reference import ExpectedFilesChanged, expected_dir, load_expected, verify_expected
+from .reference import ExpectedFilesChanged, expected_dir, verify_expected
 from .report.exports import write_grades_csv, write_junit
 from .report.gradescope import write_results
 from .report.html import write_report, write_summary

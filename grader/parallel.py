@@ -32,7 +32,6 @@ from .grading import Submission, prepare_run, spec_versions
 from .reference import load_expected
 from .resources import exercises_dir, expected_dir, templates_dir
 from .results import SubmissionResult
-from .runner import warm
 from .runner.sandbox import detect, worker_isolation
 from .versions import visible_gpus
 
@@ -289,18 +288,18 @@ class LocalExecutor:
         if count > 1:  # runs at once share the cores rather than each starting a thread per core
             self.context.threads = max(1, (os.cpu_count() or 1) // count)
         pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="cnngrader-worker")
-        queue_ = list(pending)
+        waiting = list(pending)
         running: dict = {}
         try:
-            while queue_ or running:
-                while queue_ and len(running) < count:  # submitted one by one: the order is the class's
-                    item = queue_.pop(0)
+            while waiting or running:
+                while waiting and len(running) < count:  # submitted one by one: the order is the class's
+                    item = waiting.pop(0)
                     running[pool.submit(self.context.grade, item)] = item
                 done, _ = wait(running, timeout=None, return_when=FIRST_COMPLETED)
                 for future in [f for f in running if f in done]:
                     yield running.pop(future), future.result()
         except BaseException:
-            queue_.clear()
+            waiting.clear()
             warm.kill_live_runs()  # the runs in flight end now; their threads return at once
             raise
         finally:

@@ -37,7 +37,7 @@ class Progress:
 
     def _state(self) -> str:
         left = self.total - self.count
-        running = min(left, self.workers) if self.workers else left and "?"
+        running = min(left, self.workers) if self.workers else ("?" if left else 0)  # a cluster's: unknown
         return f"running {running}, failed {self.failed}"
 
     def line(self, text: str) -> None:

@@ -26,6 +26,7 @@ import atexit
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -130,15 +131,7 @@ class WarmServer:
                 except OSError:
                     pass
                 self.process.wait()
-            for path in sorted(self.folder.rglob("*"), reverse=True):
-                try:
-                    path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
-                except OSError:
-                    pass
-            try:
-                self.folder.rmdir()
-            except OSError:
-                pass
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _descriptor(target, opened: list[int]) -> int:
