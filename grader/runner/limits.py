@@ -95,6 +95,10 @@ class MemoryWatch:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
+        # Once more at the end: a run that writes faster than the watch polls, then ends, has
+        # still written what it wrote (its files are still there until its workspace goes).
+        if not self.exceeded and not self.disk_exceeded and self.disk_limit and self.folders:
+            self.disk_exceeded = folder_bytes(self.folders, self.disk_limit) > self.disk_limit
 
     def _run(self) -> None:
         next_disk = time.monotonic() + self.disk_interval
