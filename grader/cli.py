@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true",
                        help="grade every submission again (by default one whose inputs are unchanged since its "
                             "results.json was written is kept)")
+    grade.add_argument("--keras", type=int, choices=(2, 3), default=None,
+                       help="the Keras the submissions run under (default: the exercise's `keras`, else 3); "
+                            "2 runs them under tf-keras as a Keras 2 course ran (pip install 'cnngrader[keras2]')")
 
     check = commands.add_parser("check", help="self-check one notebook against an exercise's public checks (quick mode)")
     check.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="your notebook (.ipynb) or module (.py)")
@@ -54,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="per-cell time limit (default: the exercise's quick limit, 60 s)")
     check.add_argument("--data-dir", default=None, help="folder with the datasets (else the usual places)")
+    check.add_argument("--keras", type=int, choices=(2, 3), default=None,
+                       help="the Keras your notebook runs under (default: the exercise's)")
 
     gradescope = commands.add_parser("gradescope", help="Gradescope integration")
     gradescope_commands = gradescope.add_subparsers(dest="gradescope_command", required=True, metavar="ACTION")
@@ -76,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train on the first N images only (smoke runs; the file says so)")
     record.add_argument("--out", type=Path, default=None, help="folder for the files (default: reference/expected)")
     record.add_argument("--data-dir", default=None)
+    record.add_argument("--keras", type=int, choices=(2, 3), default=3,
+                        help="record under Keras 2 (tf-keras) into reference/expected/keras2/ (default: 3)")
     record.add_argument("--tables-only", action="store_true",
                         help="rewrite only the layer tables of existing files; no training")
     show = reference_commands.add_parser("show", help="print the expected layer tables and thresholds")
@@ -93,6 +100,7 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from .data import DataUnavailable
+    from .runner.keras2 import Keras2Unavailable
 
     args = build_parser().parse_args(argv)
     handler = {"grade": run_grade, "check": run_check, "gradescope": run_gradescope,
@@ -102,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, KeyError, ValueError, DataUnavailable) as error:
         print(f"cnngrader: {error}", file=sys.stderr)
         return 1
+    except Keras2Unavailable as error:
+        print(f"cnngrader: {error}", file=sys.stderr)
+        return 2
 
 
 def run_reference(args) -> int:
@@ -125,6 +136,12 @@ def run_reference(args) -> int:
     unknown = [i for i in ids if i not in EXERCISE_IDS]
     if unknown:
         raise KeyError(f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(EXERCISE_IDS)}")
+    if args.keras == 2:
+        from .reference import KERAS2_FOLDER, use_keras2
+        from .resources import expected_dir
+
+        use_keras2()
+        args.out = args.out or expected_dir() / KERAS2_FOLDER
     for exercise_id in ids:
         if args.tables_only:
             print(f"wrote {refresh_tables(exercise_id, args.out)}")
@@ -139,7 +156,8 @@ def run_reference(args) -> int:
 def run_check(args) -> int:
     from .selfcheck import run_self_check
 
-    return run_self_check(args.notebook, args.exercise, timeout=args.timeout, data_dir=args.data_dir)
+    return run_self_check(args.notebook, args.exercise, timeout=args.timeout, data_dir=args.data_dir,
+                          keras=args.keras)
 
 
 def run_gradescope(args) -> int:
@@ -165,7 +183,7 @@ def run_grade(args) -> int:
     return grade_paths(args.paths, args.exercise, out=args.out, quick=args.quick, timeout=args.timeout,
                        data_dir=args.data_dir, memory_limit_bytes=int(args.memory_limit * 2**30),
                        artifacts=args.artifacts, isolation=args.isolation, workers=args.workers,
-                       scheduler=args.scheduler, force=args.force, progress=True,
+                       scheduler=args.scheduler, force=args.force, progress=True, keras=args.keras,
                        log=lambda line: print(line, flush=True))  # each line as it happens, piped or not
 
 

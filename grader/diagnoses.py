@@ -24,7 +24,28 @@ class Kind:
     audience: str = "student"
     """'student' (shown in feedback) or 'instructor' (a problem with the grading set-up)."""
     retired: bool = False
+    hint_keras2: str | None = None
+    """The hint when the work is graded in Keras 2 mode (the diagnosis's field `keras` is 2), where
+    it differs from `hint`."""
+    migration: bool = False
+    """A Keras 2 habit that Keras 3 rejects: graded in Keras 3 mode, the hint ends with
+    `KERAS_2_MODE_NOTE`, since the course may be written for Keras 2."""
 
+    @property
+    def depends_on_keras(self) -> bool:
+        """Whether the hint depends on the Keras mode, so that the diagnosis carries it (`keras`)."""
+        return self.migration or self.hint_keras2 is not None
+
+    def hint_for(self, keras: int) -> str:
+        """The hint template for work graded in Keras `keras` mode (2; anything else is 3)."""
+        if keras == 2:
+            return self.hint if self.hint_keras2 is None else self.hint_keras2
+        return f"{self.hint} {KERAS_2_MODE_NOTE}" if self.migration else self.hint
+
+
+KERAS_2_MODE_NOTE = ("If your course is written for Keras 2, it can be graded in Keras 2 mode (`keras = 2` in "
+                     "the exercise, or `cnngrader grade --keras 2`); ask your instructor.")
+"""The sentence ending the hint of a Keras 3 migration problem (`Kind.migration`) in Keras 3 mode."""
 
 KINDS = (
     # Errors raised while the submission runs.
@@ -47,26 +68,43 @@ KINDS = (
          "`input_shape=(28, 28, 1)`, not `(28, 28)`."),
     Kind("legacy_save_format", "Save format Keras 3 no longer accepts",
          "{where}: `model.save({path!r})` fails: Keras 3 saves only to `.keras` or `.h5` files.",
-         "Save with a file name ending in .keras, e.g. `model.save('{suggested}')`, and load that same file."),
+         "Save with a file name ending in .keras, e.g. `model.save('{suggested}')`, and load that same file.",
+         migration=True),
     Kind("legacy_load_format", "Load format Keras 3 no longer reads",
          "{where}: `load_model({path!r})` fails: Keras 3 loads only `.keras` and `.h5` files, not "
          "a SavedModel folder or a name without an extension.",
          "Save with `model.save('{suggested}')` and load that same file: "
-         "`keras.models.load_model('{suggested}')`."),
+         "`keras.models.load_model('{suggested}')`.",
+         migration=True),
     Kind("compile_positional_metrics", "Metrics passed in the wrong position",
          "{where}: `compile({args})` passes {value!r} as the third positional argument, "
          "which Keras 3 reads as `loss_weights`, not `metrics`.",
-         "Name the arguments: `compile(optimizer={optimizer!r}, loss={loss!r}, metrics=['accuracy'])`."),
+         "Name the arguments: `compile(optimizer={optimizer!r}, loss={loss!r}, metrics=['accuracy'])`.",
+         migration=True),
     Kind("metrics_not_list", "Metrics must be a list",
          "{where}: `compile(..., metrics={value!r})` fails under Keras 3, which wants a list.",
-         "Write `metrics=[{value!r}]`."),
+         "Write `metrics=[{value!r}]`.",
+         migration=True),
     Kind("sequential_input_undefined", "model.input on a Sequential model",
          "{where}: `{expression}` raises under Keras 3 for a Sequential model, even after "
          "training or reloading.",
-         "Use `{replacement}` instead, e.g. `keras.Model(model.inputs, model.layers[0].output)`."),
+         "Use `{replacement}` instead, e.g. `keras.Model(model.inputs, model.layers[0].output)`.",
+         migration=True),
     Kind("removed_api", "Keras 2 API removed in Keras 3",
          "{where}: `{old}` no longer exists in Keras 3.",
-         "Use `{new}` instead."),
+         "Use `{new}` instead.",
+         migration=True),
+    Kind("mixed_keras", "Two Kerases mixed",
+         "{where}: `{class_name}` comes from `{package}` (Keras {version}), but it is used with "
+         "`{model_package}` (Keras {model_version}): a model takes layers, tensors and optimizers of its "
+         "own Keras only.",
+         "Import Keras one way only, `import keras` (`tensorflow.keras` is the same Keras 3 where your "
+         "work is graded), and take every layer, model and optimizer from it, e.g. "
+         "`keras.layers.Dense(...)`; import nothing from `tf_keras`.",
+         hint_keras2="Import Keras one way only, `from tensorflow import keras` (`import keras` is the "
+                     "same Keras 2 where your work is graded, in Keras 2 mode), and take every layer, model "
+                     "and optimizer from it, e.g. `keras.layers.Dense(...)`; use nothing from `keras.src` "
+                     "or any other Keras 3 object."),
     Kind("missing_module", "Package not available",
          "{where}: `import {module}` fails: that package is not installed where your work is graded.",
          "{fix}"),
@@ -298,7 +336,7 @@ class Diagnosis:
 
     @property
     def hint(self) -> str:
-        return _fill(self.kind.hint, self)
+        return _fill(self.kind.hint_for(self.field("keras", 3)), self)
 
     @property
     def consequence_note(self) -> str | None:
@@ -343,7 +381,7 @@ def diagnose(code: str, *, cell: int | None = None, layer: str | None = None,
         raise KeyError(f"diagnosis code {code!r} is retired")
     fields.setdefault("where", f"Cell {cell}" if cell is not None else "Your code")
     all_fields = {"cell": cell, "layer": layer, "line": line, **fields}
-    for template in (kind.message, kind.hint):
+    for template in (kind.message, kind.hint_for(2), kind.hint_for(3)):
         missing = _template_fields(template) - set(all_fields)
         if missing:
             raise KeyError(f"{code}: missing field(s) {sorted(missing)}")
@@ -375,9 +413,18 @@ def catalogue_markdown() -> str:
         if kind.retired:
             continue
         message = kind.message.replace("|", "\\|")
-        hint = kind.hint.replace("|", "\\|")
+        hint = _hint_cell(kind).replace("|", "\\|")
         lines.append(f"| `{kind.code}` | {kind.title} | {kind.audience} | {message} | {hint} |")
     return "\n".join(lines) + "\n"
+
+
+def _hint_cell(kind: Kind) -> str:
+    """The hint as the docs table shows it: with what Keras 3 mode adds, or each mode's hint."""
+    if kind.hint_keras2 is not None:
+        return f"Keras 3 mode: {kind.hint_for(3)}<br>Keras 2 mode: {kind.hint_for(2)}"
+    if kind.migration:
+        return f"{kind.hint} (Keras 3 mode adds: {KERAS_2_MODE_NOTE})"
+    return kind.hint
 
 
 if __name__ == "__main__":

@@ -77,6 +77,9 @@ class ExerciseSpec:
     """Seconds the evaluation process may take to load and predict every model."""
     holdout: str | None = None
     """A private .npz (x, y) evaluated instead of the public test set; never given to the submission."""
+    keras: int = 3
+    """The Keras the course is written for: 3, or 2 (graded under tf-keras, as a Keras 2 course
+    ran; `cnngrader grade --keras` overrides it for a run)."""
     folder: Path | None = None
 
     def model(self, key: str) -> ModelSpec:
@@ -144,12 +147,19 @@ def parse_spec(data: dict, folder: Path | None = None) -> ExerciseSpec:
             quick_cell_timeout=float(data.get("quick_cell_timeout", 60)),
             submission_timeout=float(data.get("submission_timeout", 1800)),
             evaluation_timeout=float(data.get("evaluation_timeout", 300)),
-            holdout=data.get("holdout"), folder=folder,
+            holdout=data.get("holdout"), keras=_keras_mode(data.get("keras", 3), where), folder=folder,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SpecError(f"exercise {where}: bad or missing field ({error})") from None
     _validate(spec)
     return spec
+
+
+def _keras_mode(value, where: str) -> int:
+    if isinstance(value, bool) or value not in (2, 3, "2", "3"):
+        raise SpecError(f"exercise {where}: keras = {value!r}; write `keras = 2` (a course written for "
+                        "Keras 2, graded under tf-keras) or `keras = 3` (the default)")
+    return int(value)
 
 
 def _validate(spec: ExerciseSpec) -> None:

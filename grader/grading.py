@@ -27,7 +27,7 @@ from .report.html import write_report, write_summary
 from .report.progress import Progress
 from .report.terminal import render_text
 from .results import SubmissionResult, max_score, total_score
-from .runner import RunOptions, run_module, run_notebook
+from .runner import RunOptions, keras2, run_module, run_notebook
 from .runner.evaluation import run_evaluation
 from .runner.sandbox import IsolationUnavailable, detect
 from .versions import run_versions
@@ -125,9 +125,15 @@ def run_mode(quick: bool, artifacts: bool) -> str:
 
 def prepare_run(spec: ExerciseSpec, workdir: Path, quick: bool, timeout: float | None,
                 data_dir: str | None, memory_limit_bytes: int | None = 8 * 2**30,
-                artifacts: bool = False) -> RunOptions:
+                artifacts: bool = False, keras: int | None = None) -> RunOptions:
     """What every submission of this batch shares: limits, a KERAS_HOME with the datasets, data
-    files, and the evaluation images with their labels (kept in the grader's process)."""
+    files, and the evaluation images with their labels (kept in the grader's process).
+
+    `keras`: the Keras the submissions run under (default: the spec's); Keras 2 mode raises
+    `keras2.Keras2Unavailable`, saying how to install it, where tf-keras is not installed."""
+    keras = keras or spec.keras
+    if keras == 2:
+        keras2.require(f"the exercise {spec.id}")
     mode = run_mode(quick, artifacts)
     capped = mode != "full"
     keras_home = workdir / "keras-home"
@@ -146,7 +152,7 @@ def prepare_run(spec: ExerciseSpec, workdir: Path, quick: bool, timeout: float |
         submission_timeout=max(spec.submission_timeout, timeout or 0),
         memory_limit_bytes=memory_limit_bytes, quick=capped, keras_home=keras_home,
         data_served=served, provided_files=provided, mode=mode, evaluation=evaluation,
-        evaluation_timeout=spec.evaluation_timeout,
+        evaluation_timeout=spec.evaluation_timeout, keras=keras,
     )
 
 
@@ -183,7 +189,8 @@ def _grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict
                 artifacts, missing, uploaded = artifact_files(grading, submission.artifacts)
                 files.update(uploaded)
             evidence = replace(evidence, evaluation=run_evaluation(files, options.evaluation, options.evaluation_timeout,
-                                                                   options.isolation_level(), options.limits()))
+                                                                   options.isolation_level(), options.limits(),
+                                                                   options.keras))
     result = evaluate(spec, expected, evidence, submission.name, mode, artifacts=artifacts, missing_artifacts=missing)
     return replace(result, meta={**result.meta, "seconds": round(time.monotonic() - started, 2),
                                  **_evaluation_meta(evidence)})
@@ -211,7 +218,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
                 timeout: float | None = None, data_dir: str | None = None,
                 memory_limit_bytes: int | None = 8 * 2**30, log=print, artifacts: bool = False,
                 isolation: str | None = None, workers: int = 1, scheduler: str | None = None,
-                force: bool = False, progress: bool = False) -> int:
+                force: bool = False, progress: bool = False, keras: int | None = None) -> int:
     """Grade every submission found under `paths` into `out`: each one's results.json and
     report.html, then the class summary (index.html), grades.csv and junit.xml.
 
@@ -227,10 +234,13 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     from . import parallel
 
     spec = load_spec(exercise_id)
+    keras = keras or spec.keras
     try:
         verify_expected(spec.reference)
         detect(isolation)
-    except (ExpectedFilesChanged, IsolationUnavailable) as error:
+        if keras == 2:
+            keras2.require(f"the exercise {spec.id}")
+    except (ExpectedFilesChanged, IsolationUnavailable, keras2.Keras2Unavailable) as error:
         log(f"cnngrader: {error}")
         return 2
     submissions = unique_names(find_submissions(paths, artifacts))
@@ -242,7 +252,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     hidden = [out.resolve(), *([spec.holdout_path.resolve()] if spec.holdout_path else [])]
     batch = parallel.Batch(exercise_id, quick=quick, artifacts=artifacts, timeout=timeout, data_dir=data_dir,
                            memory_limit_bytes=memory_limit_bytes, isolation=isolation,
-                           hidden=tuple(map(str, hidden)))
+                           hidden=tuple(map(str, hidden)), keras=keras)
     versions = spec_versions(spec)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     before = {entry.name for entry in out.iterdir()}
@@ -294,7 +304,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
         if entry.name not in before and entry.name not in written and entry.name not in RESERVED_NAMES:
             clear(entry)  # made during the batch by nobody the grader knows: a submission's doing
             log(f"cnngrader: removed {entry.name} from {out}: the grader did not write it")
-    run_record = {"exercise": spec.id, "title": spec.title, "mode": batch.mode, "versions": versions,
+    run_record = {"exercise": spec.id, "title": spec.title, "mode": batch.mode, "keras": keras, "versions": versions,
                   "seconds": round(time.monotonic() - started, 2), "started": started_at}
     for name in RESERVED_NAMES - {LOG_NAME}:
         clear(out / name)

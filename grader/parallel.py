@@ -54,6 +54,8 @@ class Batch:
     isolation: str | None = None
     hidden: tuple[str, ...] = ()
     """Folders a jail hides besides the usual ones (the output folder, a hold-out set)."""
+    keras: int | None = None
+    """The Keras the submissions run under (2 or 3); None: the exercise's."""
 
     @property
     def mode(self) -> str:
@@ -92,7 +94,7 @@ class Context:
         self._folder = tempfile.TemporaryDirectory(prefix="cnngrader-batch-", dir=folder)
         level = detect(batch.isolation)
         options = prepare_run(self.spec, Path(self._folder.name), batch.quick, batch.timeout, batch.data_dir,
-                              batch.memory_limit_bytes, batch.artifacts)
+                              batch.memory_limit_bytes, batch.artifacts, batch.keras)
         self.options = replace(options, isolation=level, hidden=tuple(Path(path) for path in batch.hidden))
         self.gpus = visible_gpus()
         self.threads: int | None = None

@@ -157,13 +157,14 @@ def failure_lines(check: CheckResult) -> list[str]:
 def graded(config: pytest.Config, spec: ExerciseSpec) -> SubmissionResult:
     """The notebook's result for this exercise, graded the first time an item asks."""
     from .data import DataUnavailable
+    from .runner.keras2 import Keras2Unavailable
     from .selfcheck import grade_for_self_check
 
     run = config.stash[SELF_CHECK]
     if spec.id not in run.results:
         try:
             run.results[spec.id] = grade_for_self_check(run.notebook, spec)
-        except DataUnavailable as error:
+        except (DataUnavailable, Keras2Unavailable) as error:
             run.results[spec.id] = f"cnngrader could not grade {run.notebook.name}: {error}"
     result = run.results[spec.id]
     if isinstance(result, str):

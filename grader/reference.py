@@ -207,11 +207,32 @@ def environment() -> dict:
     return {
         "tensorflow": tensorflow_version,
         "keras": keras.__version__,
+        "keras_mode": 2 if keras.__name__ == "tf_keras" else 3,
         "backend": keras.backend.backend(),
         "device": device,
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
     }
+
+
+KERAS2_FOLDER = "keras2"
+"""Where `reference record --keras 2` writes, inside the expected files' folder: the same
+exercises recorded under tf-keras, kept beside the Keras 3 records that grading reads (their
+tables and parameter counts are the same, their accuracies within a point: tests/test_keras2.py)."""
+
+
+def use_keras2() -> None:
+    """Make this process's Keras tf-keras (`import keras` included), before anything imports
+    Keras: what `reference record --keras 2` records under."""
+    import os
+
+    from .runner import keras2
+
+    keras2.require("recording in Keras 2 mode")
+    if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+        raise RuntimeError("TensorFlow was imported before Keras 2 mode was set up")
+    os.environ.update(keras2.ENVIRONMENT)
+    keras2.alias()
 
 
 def load_expected(exercise_id: str, directory: Path | None = None) -> dict:

@@ -76,16 +76,20 @@ def render_self_check(result: SubmissionResult) -> str:
 
 
 def run_self_check(notebook: Path, exercise_id: str, timeout: float | None = None,
-                   data_dir: str | None = None, grade=grade_for_self_check) -> int:
-    """`cnngrader check`: 0 when every public check passed, 1 otherwise, 2 when called wrongly.
-    `grade` is the grading function (tests pass one that keeps the result)."""
+                   data_dir: str | None = None, grade=grade_for_self_check, keras: int | None = None) -> int:
+    """`cnngrader check`: 0 when every public check passed, 1 otherwise, 2 when called wrongly
+    (or in Keras 2 mode where tf-keras is not installed). `grade` is the grading function (tests
+    pass one that keeps the result); `keras` overrides the exercise's Keras mode."""
     from .data import DataUnavailable
+    from .runner.keras2 import Keras2Unavailable
 
     notebook = Path(notebook)
     try:
         spec = load_self_check(notebook, exercise_id)
+        if keras is not None:
+            spec = replace(spec, keras=keras)
         result = grade(notebook, spec, timeout=timeout, data_dir=data_dir)
-    except SelfCheckUsageError as error:
+    except (SelfCheckUsageError, Keras2Unavailable) as error:
         print(f"cnngrader check: {error}", file=sys.stderr)
         return 2
     except DataUnavailable as error:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import grader
-from grader.diagnoses import CATALOGUE, KINDS, Diagnosis, Kind, catalogue_markdown, diagnose, where_in_cell
+from grader.diagnoses import (CATALOGUE, KERAS_2_MODE_NOTE, KINDS, Diagnosis, Kind, catalogue_markdown, diagnose,
+                              where_in_cell)
 
 # Each code with the fields (and value types) the code that emits it passes.
 SAMPLES = {
@@ -17,16 +18,18 @@ SAMPLES = {
     "attribute_typo": dict(cell=4, owner="model", attribute="evalute", suggestion="evaluate"),
     "unknown_fit_argument": dict(cell=5, function="fit", argument="epoch", fix="Write `epochs=`."),
     "missing_channel_dim": dict(cell=5, found=3),
-    "legacy_save_format": dict(cell=6, path="model", suggested="model.keras"),
-    "legacy_load_format": dict(cell=7, path="shared_model", suggested="shared_model.keras"),
+    "legacy_save_format": dict(cell=6, path="model", suggested="model.keras", keras=3),
+    "legacy_load_format": dict(cell=7, path="shared_model", suggested="shared_model.keras", keras=3),
     "hard_coded_count": dict(cell=3, count=60000, size=6272000, rest="28, 28, 1"),
     "grader_error": dict(path="alice", problem="KeyError: 'layers'"),
     "no_evidence": dict(problem="the probe could not be installed: ModuleNotFoundError: No module named 'grader'"),
     "compile_positional_metrics": dict(cell=5, args="'adam', 'mse', 'accuracy'", value="accuracy",
-                                       optimizer="adam", loss="mse"),
-    "metrics_not_list": dict(cell=5, value="accuracy"),
-    "sequential_input_undefined": dict(cell=9, expression="model.input", replacement="model.inputs"),
-    "removed_api": dict(cell=3, old="model.predict_classes", new="model.predict(x).argmax(axis=1)"),
+                                       optimizer="adam", loss="mse", keras=3),
+    "metrics_not_list": dict(cell=5, value="accuracy", keras=3),
+    "sequential_input_undefined": dict(cell=9, expression="model.input", replacement="model.inputs", keras=3),
+    "removed_api": dict(cell=3, old="model.predict_classes", new="model.predict(x).argmax(axis=1)", keras=3),
+    "mixed_keras": dict(cell=3, class_name="Dense", package="tf_keras", version=2, model_package="keras",
+                        model_version=3, keras=3),
     "missing_module": dict(cell=1, module="google.colab", fix="Remove the Colab-only import."),
     "data_unavailable": dict(cell=2, path="/content/drive/data.csv"),
     "runtime_error": dict(cell=7, ename="ValueError", evalue="bad value"),
@@ -152,6 +155,41 @@ def test_field_lookup():
 ])
 def test_where_in_cell(cell, line, file, text):
     assert where_in_cell(cell, line, file) == text
+
+
+BY_KERAS = [kind.code for kind in KINDS if not kind.retired and kind.depends_on_keras]
+MIGRATION = ["legacy_save_format", "legacy_load_format", "compile_positional_metrics", "metrics_not_list",
+             "sequential_input_undefined", "removed_api"]
+"""Keras 2 habits Keras 3 rejects (tf-keras 2.21 takes each: `compile('adam', loss, 'accuracy')`
+trains with accuracy as its metric)."""
+
+
+def test_the_keras3_migration_codes_are_those_that_offer_keras2_mode():
+    assert [kind.code for kind in KINDS if kind.migration] == MIGRATION
+    assert set(BY_KERAS) == {*MIGRATION, "mixed_keras"}
+
+
+@pytest.mark.parametrize("code", BY_KERAS)
+@pytest.mark.parametrize("keras", [2, 3])
+def test_a_code_whose_hint_depends_on_the_mode_renders_in_both(code, keras):
+    diagnosis = diagnose(code, **{**SAMPLES[code], "keras": keras})
+    assert diagnosis.hint.strip() and not re.search(r"\{\w*\}", diagnosis.hint), diagnosis.hint
+    assert (KERAS_2_MODE_NOTE in diagnosis.hint) == (keras == 3 and code in MIGRATION)
+
+
+@pytest.mark.parametrize("keras", [None, 3, "2", True])
+def test_a_hint_without_the_mode_2_is_the_keras3_hint(keras):
+    fields = {name: value for name, value in SAMPLES["mixed_keras"].items() if name != "keras"}
+    diagnosis = diagnose("mixed_keras", **fields, **({} if keras is None else {"keras": keras}))
+    assert diagnosis.hint == diagnose("mixed_keras", **SAMPLES["mixed_keras"]).hint
+    assert diagnosis.hint != diagnose("mixed_keras", **{**fields, "keras": 2}).hint
+
+
+def test_a_missing_field_of_the_keras2_hint_raises(monkeypatch):
+    kind = Kind("two_hints", "Two hints", "{where}", "-", hint_keras2="Use {module}.")
+    monkeypatch.setitem(CATALOGUE, "two_hints", kind)
+    with pytest.raises(KeyError):
+        diagnose("two_hints", keras=3)
 
 
 def test_docs_table_lists_every_live_code_once():

@@ -1,7 +1,7 @@
 """classify_error on the error texts Keras 3.15 (TensorFlow 2.21) really raises.
 
 Every evalue below was recorded by running the snippet in its comment under the installed
-Keras, except where a comment says it comes from TF 2 (a seed notebook's output) or from the
+Keras (and tf-keras 2.21, for one Keras given the other's objects), except where a comment says it comes from TF 2 (a seed notebook's output) or from the
 Keras source. The tests are pure: no TensorFlow, and they assert on codes and fields only.
 """
 
@@ -15,8 +15,10 @@ import pytest
 
 from grader.checks import errors
 from grader.checks.errors import classify_error, explain_errors, one_line
-from grader.diagnoses import CATALOGUE, where_in_cell
-from grader.evidence import CellError, CellRun, strip_ansi
+from grader.checks.execution import check_execution
+from grader.diagnoses import CATALOGUE, KERAS_2_MODE_NOTE, where_in_cell
+from grader.evidence import CellError, CellRun, Evidence, strip_ansi
+from grader.exercises import CheckSpec
 from grader.layers import LayerTable
 from grader.shapes import TraceStep
 
@@ -156,6 +158,38 @@ KERAS_WRAPPERS = "No module named 'keras.wrappers.scikit_learn'"
 SYNTAX_IPYTHON = "'(' was never closed (<ipython-input-1-9a50e4343796>, line 1)"
 SYNTAX_COLON = "expected ':' (<cell>, line 1)"
 INDENTATION = "expected an indented block after function definition on line 1 (<cell>, line 2)"
+# One Keras given the other's objects: Keras 3.15 and tf-keras 2.21 (Keras 2) in one process.
+# keras.Sequential([keras.Input((4,)), tf_keras.layers.Dense(3)]), and the same with model.add
+KERAS3_SEQUENTIAL_TF_KERAS_DENSE = (
+    "Only instances of `keras.Layer` can be added to a Sequential model. Received: "
+    "<tf_keras.src.layers.core.dense.Dense object at 0x7fda4e0fd190> (of type "
+    "<class 'tf_keras.src.layers.core.dense.Dense'>)")
+# tf_keras.Sequential([keras.layers.Dense(3)]), and the same with a Keras 3 model as a layer
+TF_KERAS_SEQUENTIAL_KERAS3_DENSE = (
+    "The added layer must be an instance of class Layer. Received: layer=<Dense name=dense, "
+    "built=False> of type <class 'keras.src.layers.core.dense.Dense'>.")
+TF_KERAS_SEQUENTIAL_KERAS3_MODEL = (
+    "The added layer must be an instance of class Layer. Received: layer=<Functional name=functional, "
+    "built=True> of type <class 'keras.src.models.functional.Functional'>.")
+# keras.Sequential(...).compile(optimizer=tf_keras.optimizers.Adam(), loss='mse'), and the reverse
+KERAS3_COMPILE_TF_KERAS_ADAM = ("Could not interpret optimizer identifier: "
+                                "<tf_keras.src.optimizers.adam.Adam object at 0x7fda4d7c1150>")
+TF_KERAS_COMPILE_KERAS3_ADAM = ("Could not interpret optimizer identifier: "
+                                "<keras.src.optimizers.adam.Adam object at 0x7fae9b2565d0>")
+# x = tf_keras.Input((4,)); keras.Model(x, keras.layers.Dense(3)(x))
+KERAS3_MODEL_TF_KERAS_TENSOR = (
+    "All `inputs` values must be KerasTensors. Received: inputs=KerasTensor(type_spec=TensorSpec("
+    "shape=(None, 4), dtype=tf.float32, name='input_1'), name='input_1', description=\"created by layer "
+    "'input_1'\") including invalid value KerasTensor(type_spec=TensorSpec(shape=(None, 4), "
+    "dtype=tf.float32, name='input_1'), name='input_1', description=\"created by layer 'input_1'\") of "
+    "type <class 'tf_keras.src.engine.keras_tensor.KerasTensor'>")
+# tf_keras.layers.Dense(3)(keras.Input((4,))): tf-keras reads the Keras 3 tensor's shape
+TF_KERAS_LAYER_ON_KERAS3_TENSOR = "'tuple' object has no attribute 'rank'"
+# keras.Sequential([keras.Input((4,)), lambda x: x]); keras.Sequential().compile(optimizer='adamm')
+KERAS3_SEQUENTIAL_FUNCTION = (
+    "Only instances of `keras.Layer` can be added to a Sequential model. Received: <function "
+    "<lambda>.<locals>.<lambda> at 0x7f0dc935f240> (of type <class 'function'>)")
+UNKNOWN_OPTIMIZER = "Could not interpret optimizer identifier: adamm"
 
 # --- Seed notebook cells ---------------------------------------------------------------------
 SEED_002_FIT = """\
@@ -211,6 +245,23 @@ print(f'Add pooling model : {(model_pool.predict(test).argmax(1)==ts_super_y).me
 SEED_004_SAVE = "shared_model.save('shared_model')\n"
 SEED_004_RELOAD = "load_shared_model=tf.keras.models.load_model('shared_model')\n\nload_shared_model.summary()\n"
 COLAB_CELL = "from google.colab import drive\ndrive.mount('/content/drive')\n"
+MIXED_DENSE_CELL = """\
+import keras
+from tf_keras.layers import Dense
+
+model = keras.Sequential()
+model.add(keras.Input((28, 28, 1)))
+model.add(keras.layers.Flatten())
+model.add(Dense(100, activation='relu'))
+"""
+MIXED_CALL_CELL = """\
+import keras
+import tf_keras
+
+inputs = keras.Input((28, 28, 1))
+x = keras.layers.Flatten()(inputs)
+x = tf_keras.layers.Dense(100, activation='relu')(x)
+"""
 
 # The seed model's trace: 32 -conv-> 16 -pool-> 8 -conv-> 4 -pool-> 2 -conv-> 1 -pool-> 0.
 SEED_004_TRACE = tuple(
@@ -410,6 +461,45 @@ CASES = {
     "collapse-unparsable": ("ValueError", "Computed output size would be zero or negative.", "", None,
                             "pooling_collapse", {"class_name": "not known", "size_in": "not known",
                                                  "window": "not known", "size_out": "not known"}),
+    # mixed_keras (Keras 3 mode, the default)
+    "keras3-sequential-tf-keras-dense": ("ValueError", KERAS3_SEQUENTIAL_TF_KERAS_DENSE, MIXED_DENSE_CELL, None,
+                                         "mixed_keras",
+                                         {"class_name": "Dense", "package": "tf_keras", "version": 2,
+                                          "model_package": "keras", "model_version": 3, "keras": 3, "line": 7}),
+    "tf-keras-sequential-keras3-dense": ("TypeError", TF_KERAS_SEQUENTIAL_KERAS3_DENSE,
+                                         "model = tf_keras.Sequential([keras.layers.Dense(3)])\n", None,
+                                         "mixed_keras",
+                                         {"class_name": "Dense", "package": "keras", "version": 3,
+                                          "model_package": "tf_keras", "model_version": 2, "line": 1}),
+    "tf-keras-sequential-keras3-model": ("TypeError", TF_KERAS_SEQUENTIAL_KERAS3_MODEL,
+                                         "model = tf_keras.Sequential([base, tf_keras.layers.Dense(3)])\n", 1,
+                                         "mixed_keras", {"class_name": "Functional", "package": "keras",
+                                                         "model_package": "tf_keras"}),
+    "keras3-compile-tf-keras-adam": ("ValueError", KERAS3_COMPILE_TF_KERAS_ADAM,
+                                     "model.compile(optimizer=tf_keras.optimizers.Adam(1e-3), loss='mse')\n", 1,
+                                     "mixed_keras", {"class_name": "Adam", "package": "tf_keras",
+                                                     "model_package": "keras"}),
+    "tf-keras-compile-keras3-adam": ("ValueError", TF_KERAS_COMPILE_KERAS3_ADAM,
+                                     "opt = tf.keras.optimizers.Adam()\nmodel.compile(optimizer=opt, loss='mse')\n",
+                                     None, "mixed_keras",
+                                     {"class_name": "Adam", "package": "keras", "model_package": "tf_keras",
+                                      "line": 1}),
+    "keras3-model-tf-keras-tensor": ("ValueError", KERAS3_MODEL_TF_KERAS_TENSOR, "", None, "mixed_keras",
+                                     {"class_name": "KerasTensor", "package": "tf_keras", "model_package": "keras"}),
+    "tf-keras-layer-on-keras3-tensor": ("AttributeError", TF_KERAS_LAYER_ON_KERAS3_TENSOR, MIXED_CALL_CELL, None,
+                                        "mixed_keras",
+                                        {"class_name": "Dense", "package": "tf_keras", "model_package": "keras",
+                                         "line": 6}),
+    "tuple-rank-one-keras": ("AttributeError", TF_KERAS_LAYER_ON_KERAS3_TENSOR,
+                             "x = tf_keras.layers.Dense(100)(inputs)\n", 1, "runtime_error",
+                             {"ename": "AttributeError"}),
+    "tuple-rank-no-source": ("AttributeError", TF_KERAS_LAYER_ON_KERAS3_TENSOR, "", None, "runtime_error",
+                             {"ename": "AttributeError"}),
+    "keras3-sequential-function": ("ValueError", KERAS3_SEQUENTIAL_FUNCTION,
+                                   "model = keras.Sequential([keras.Input((4,)), lambda x: x])\n", 1,
+                                   "runtime_error", {"ename": "ValueError"}),
+    "unknown-optimizer": ("ValueError", UNKNOWN_OPTIMIZER, "model.compile(optimizer='adamm', loss='mse')\n", 1,
+                          "runtime_error", {"ename": "ValueError"}),
     # runtime_error
     "bool-mean-seed-004": ("AttributeError", BOOL_MEAN, SEED_004_EVALUATE, 2, "runtime_error",
                            {"ename": "AttributeError", "evalue": BOOL_MEAN}),
@@ -618,3 +708,59 @@ def test_consequences_chain_back_to_the_one_root_cause():
 def test_a_hard_coded_number_of_images_is_named(evalue, source, expected):
     diagnosis = classify_error(failing("ValueError", evalue, source, 1))
     assert (diagnosis.code, diagnosis.field("count"), diagnosis.field("rest")) == expected
+
+
+# --- The Keras mode the run was graded in ------------------------------------------------------
+
+@pytest.mark.parametrize(("ename", "evalue", "source", "fields"), [
+    ("TypeError", TF_KERAS_SEQUENTIAL_KERAS3_DENSE, "model = keras.Sequential([keras_3_dense])\n",
+     {"class_name": "Dense", "package": "keras", "version": 3, "model_package": "tf_keras", "model_version": 2}),
+    ("ValueError", TF_KERAS_COMPILE_KERAS3_ADAM, "model.compile(optimizer=opt, loss='mse')\n",
+     {"class_name": "Adam", "package": "keras", "model_package": "tf_keras"}),
+], ids=["tf-keras-sequential-keras3-dense", "tf-keras-compile-keras3-adam"])
+def test_mixed_keras_in_keras2_mode(ename, evalue, source, fields):
+    diagnosis = classify_error(failing(ename, evalue, source, 1), keras=2)
+    assert diagnosis.code == "mixed_keras"
+    assert {name: diagnosis.field(name) for name in fields} == fields
+    assert diagnosis.field("keras") == 2
+    assert diagnosis.hint != classify_error(failing(ename, evalue, source, 1)).hint  # each mode its own import
+
+
+def test_a_tf_keras_layer_on_a_keras_tensor_is_no_mix_in_keras2_mode():
+    """In Keras 2 mode `import keras` is tf-keras too: the cell mixes nothing, the error is another one."""
+    diagnosis = classify_error(failing("AttributeError", TF_KERAS_LAYER_ON_KERAS3_TENSOR, MIXED_CALL_CELL, 6),
+                               keras=2)
+    assert diagnosis.code == "runtime_error"
+
+
+@pytest.mark.parametrize(("value", "mode"), [(2, 2), (3, 3), (None, 3), ("2", 3), (2.0, 3), (True, 3), (1, 3),
+                                             ([2], 3)])
+def test_anything_but_the_int_2_is_keras3_mode(value, mode):
+    assert errors.keras_mode(value) == mode
+    diagnosis = classify_error(failing("ValueError", METRICS_STRING, "", None), keras=value)
+    assert diagnosis.field("keras") == mode
+
+
+@pytest.mark.parametrize("case", ["save-folder-seed-004", "load-folder-seed-004", "compile-positional-seed-004",
+                                  "metrics-string", "model-input-seed-000", "layer-output-shape"])
+def test_a_keras3_migration_hint_offers_keras2_mode_in_keras3_mode_only(case):
+    ename, evalue, source, line, code, _ = CASES[case]
+    in_keras3 = classify_error(failing(ename, evalue, source, line))
+    in_keras2 = classify_error(failing(ename, evalue, source, line), keras=2)
+    assert in_keras3.code == in_keras2.code == code
+    assert (in_keras3.field("keras"), in_keras2.field("keras")) == (3, 2)
+    assert KERAS_2_MODE_NOTE in in_keras3.hint and KERAS_2_MODE_NOTE not in in_keras2.hint
+
+
+def test_a_diagnosis_whose_hint_is_the_same_in_both_modes_carries_no_mode():
+    diagnosis = classify_error(failing("AttributeError", EVALUTE, "model.evalute(x_test, y_test)\n", 1), keras=2)
+    assert diagnosis.code == "attribute_typo" and diagnosis.field("keras") is None
+
+
+def test_explain_errors_and_the_execution_check_pass_the_mode_on():
+    run = failing("ValueError", KERAS3_SEQUENTIAL_TF_KERAS_DENSE, MIXED_DENSE_CELL, 7, cell=3)
+    assert [d.field("keras") for d in explain_errors([run], keras=2)] == [2]
+    check = CheckSpec(id="execution", name="Notebook runs", points=1.0)
+    for meta, mode in (({"keras_mode": 2}, 2), ({}, 3), ({"keras_mode": "two"}, 3)):
+        result = check_execution(check, Evidence(kind="notebook", cells=(run,), meta=meta), {}, "alice.ipynb")
+        assert [(d.code, d.field("keras")) for d in result.diagnoses] == [("mixed_keras", mode)]

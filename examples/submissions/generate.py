@@ -329,6 +329,21 @@ def fashion_cnn_notebooks() -> dict[str, list[tuple[str, str]]]:
                 print(train_scaled.shape, train_scaled.min(), train_scaled.max())
             """),
         ],
+        # A construction error halfway through: Keras keeps the half-built model, which is judged.
+        "layer_missing+mixed_keras--failed--tf_keras_dense_in_keras_model.ipynb": [
+            markdown("# Fashion-MNIST CNN\n\n`import keras`, then `from tf_keras.layers import Dense`: the "
+                     "Keras 2 layer added to the Keras 3 model raises at `model.add`; Keras keeps the model "
+                     "built so far (convolutions, pooling, Flatten), without its dense layers. No later cell "
+                     "uses it."),
+            FASHION_DATA,
+            swap(swap(swap(FASHION_MODEL, "model = keras.Sequential()",
+                           "import keras\nfrom tf_keras.layers import Dense\n\nmodel = keras.Sequential()"),
+                      "model.add(keras.layers.Dense(100", "model.add(Dense(100"),
+                 "model.add(keras.layers.Dense(10,", "model.add(Dense(10,"),
+            code("""
+                print(train_scaled.shape, train_scaled.min(), train_scaled.max())
+            """),
+        ],
         "missing_model--error--only_loads_data.ipynb": [
             markdown("# Fashion-MNIST CNN\n\nThe data is prepared; no model is ever built."),
             FASHION_DATA,

@@ -7,7 +7,12 @@ with the cell's source (read with `ast`, never run) to fill in what the student 
 first classifier that recognises the error wins; anything else is a `runtime_error` that
 quotes the error on one line. Pure: no TensorFlow, no I/O. The error texts are those of
 Keras 3.15 under TensorFlow 2.21 (and of TF 2 for the pooling collapse, still common in
-notebooks copied from older courses); tests/test_errors.py keeps them as fixtures.
+notebooks copied from older courses, and of tf-keras 2.21 for a Keras 2 object in a Keras 3
+model or the reverse); tests/test_errors.py keeps them as fixtures.
+
+The run's Keras mode (`keras`: 2 under tf-keras, 3 by default) comes in with the error: a
+diagnosis whose hint depends on it carries it as its field `keras`, and the catalogue words
+the hint for that mode.
 
 The cell's source and its error text are the student's: reading them must not fail, however
 large or deeply nested they are. A source nested deeper than any real cell is read as if it did
@@ -25,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from ..diagnoses import Diagnosis, diagnose, where_in_cell
+from ..diagnoses import CATALOGUE, Diagnosis, diagnose, where_in_cell
 from ..evidence import CellRun, strip_ansi
 from ..layers import LayerTable
 from ..shapes import format_size, format_trace, spatial_output
@@ -182,6 +187,25 @@ RENAMED_ARGUMENTS = {
 PLOTTING_MODULES = {"plotly", "seaborn", "bokeh", "altair", "plotnine"}
 POOL_OPS = {"MaxPool": "MaxPooling2D", "AvgPool": "AveragePooling2D", "MaxPool3D": "MaxPooling3D",
             "AvgPool3D": "AveragePooling3D", "Conv2D": "Conv2D", "Conv3D": "Conv3D"}
+KERAS_VERSIONS = {"tf_keras": 2, "keras": 3}
+"""The two Kerases a process can hold, by the package their classes live in: tf-keras is Keras 2."""
+KERAS_MODULES = {"tf_keras": ("tf_keras",), "keras": ("keras", "tensorflow.keras")}
+"""What a cell imports to reach each one (`tensorflow.keras` is Keras 3 in Keras 3 mode, the only
+mode where a cell that writes both names mixes two Kerases); `tf.keras.X` also reaches Keras 3."""
+MIXED_KERAS_MARKERS = (
+    ("Only instances of `keras.Layer` can be added to a Sequential model", "keras"),
+    ("The added layer must be an instance of class Layer", "tf_keras"),
+    ("All `inputs` values must be KerasTensors", "keras"),
+    ("Could not interpret optimizer identifier", None),
+)
+"""Error texts in which one Keras (None: either) rejects an object it does not know, which the
+text names by its class: Keras 3's Sequential, tf-keras's Sequential, Keras 3's `Model(inputs,
+...)`, and either's `compile`."""
+KERAS_CLASS = re.compile(r"<(?:class ')?(tf_keras|keras)\.src\.(?:\w+\.)*(\w+)(?:'>| object at)")
+"""A Keras class as those texts name it: `<class 'tf_keras.src.layers.core.dense.Dense'>`,
+`<keras.src.optimizers.adam.Adam object at 0x...>`."""
+TUPLE_RANK = "'tuple' object has no attribute 'rank'"
+"""tf-keras's error for one of its layers called on a Keras 3 tensor (whose shape is a tuple)."""
 
 
 class SourceText(str):
@@ -209,6 +233,8 @@ class Failure:
     traceback: str = ""
     limits: Mapping[str, str] = field(default_factory=dict)
     """Limit (file_size, processes, disk, ...) -> its value as the runner reported it ("1 GB")."""
+    keras: int = 3
+    """The Keras mode the run was graded in: 2 (tf-keras, `TF_USE_LEGACY_KERAS=1`) or 3."""
 
     def diagnose(self, code: str, at_line: int | None = None, layer: str | None = None,
                  **fields) -> Diagnosis:
@@ -216,6 +242,8 @@ class Failure:
         where = where_in_cell(self.cell, self.line or at_line, self.file)
         fields = {key: _clipped(value) for key, value in fields.items()}
         fields.setdefault("line", self.line or at_line)
+        if CATALOGUE[code].depends_on_keras:
+            fields.setdefault("keras", self.keras)
         return diagnose(code, cell=self.cell, layer=layer, detail=f"{self.ename}: {self.evalue}",
                         where=where, **fields)
 
@@ -232,16 +260,23 @@ def _clipped(value):
     return SourceText(clipped) if isinstance(value, SourceText) else clipped
 
 
+def keras_mode(value: object) -> int:
+    """The Keras mode as the runner wrote it (`meta["keras_mode"]`): 2 only for the int 2, so
+    that anything else, absent or malformed, is the default, 3."""
+    return 2 if type(value) is int and value == 2 else 3
+
+
 def classify_error(run: CellRun, tables: Sequence[LayerTable] = (), file: str | None = None,
-                   limits: Mapping[str, str] = MappingProxyType({})) -> Diagnosis:
+                   limits: Mapping[str, str] = MappingProxyType({}), keras: int = 3) -> Diagnosis:
     """The one catalogued diagnosis that best explains the error `run` raised; `limits` are the
-    runner's limits that were hit (limit -> value), for the diagnoses of a limit."""
+    runner's limits that were hit (limit -> value), for the diagnoses of a limit; `keras` is the
+    Keras mode the run was graded in (anything but 2 is 3)."""
     if run.error is None:
         raise ValueError(f"cell {run.cell} raised no error")
     failure = Failure(
         ename=run.error.ename, evalue=strip_ansi(run.error.evalue[:EVALUE_READ_LIMIT]), source=run.source,
         tree=parse_cell(run.source), line=run.error.line, cell=run.cell, file=file, tables=tables,
-        traceback=run.error.traceback[-EVALUE_READ_LIMIT:], limits=limits,
+        traceback=run.error.traceback[-EVALUE_READ_LIMIT:], limits=limits, keras=keras_mode(keras),
     )
     try:
         for classifier in CLASSIFIERS:
@@ -255,8 +290,10 @@ def classify_error(run: CellRun, tables: Sequence[LayerTable] = (), file: str | 
 
 def explain_errors(runs: Sequence[CellRun],
                    tables_by_cell: Mapping[int, Sequence[LayerTable]] = MappingProxyType({}),
-                   file: str | None = None, limits: Mapping[str, str] = MappingProxyType({})) -> list[Diagnosis]:
-    """One diagnosis per root cause, in cell order. Timeouts have their own diagnosis.
+                   file: str | None = None, limits: Mapping[str, str] = MappingProxyType({}),
+                   keras: int = 3) -> list[Diagnosis]:
+    """One diagnosis per root cause, in cell order, for a run graded in Keras `keras` mode.
+    Timeouts have their own diagnosis.
 
     A cell whose only fault is an undefined name that an earlier failing cell assigns failed
     because of that cell: it is listed under the root cause's diagnosis (`consequences`), not
@@ -267,7 +304,7 @@ def explain_errors(runs: Sequence[CellRun],
     for run in runs:
         if run.error is None or run.status != "error":
             continue
-        diagnosis = classify_error(run, tables_by_cell.get(run.cell, ()), file, limits)
+        diagnosis = classify_error(run, tables_by_cell.get(run.cell, ()), file, limits, keras)
         failed_before.append(run)
         origin = _origin(diagnosis, failed_before[:-1]) if run.cell is not None else None
         if origin is None:
@@ -375,6 +412,43 @@ def sequential_input_undefined(failure: Failure) -> Diagnosis | None:
     owner = nodes[0].value.id if nodes else "model"
     return failure.diagnose("sequential_input_undefined", nodes[0].lineno if nodes else None,
                             expression=f"{owner}.{which}", replacement=f"{owner}.{which}s")
+
+
+def mixed_keras(failure: Failure) -> Diagnosis | None:
+    """A layer, model, optimizer or tensor of one Keras given to the other: tf-keras (Keras 2) and
+    Keras 3 are separate code bases, and neither takes the other's objects."""
+    found = _other_kerases_object(failure) or _tf_keras_layer_on_keras3_tensor(failure)
+    if found is None:
+        return None
+    package, class_name, line = found
+    model_package = next(other for other in KERAS_VERSIONS if other != package)
+    return failure.diagnose("mixed_keras", line, class_name=class_name, package=package,
+                            version=KERAS_VERSIONS[package], model_package=model_package,
+                            model_version=KERAS_VERSIONS[model_package])
+
+
+def _other_kerases_object(failure: Failure) -> tuple[str, str, int | None] | None:
+    """(package, class, line) of the object a Keras rejected, when it is the other Keras's."""
+    rejecting = [package for marker, package in MIXED_KERAS_MARKERS if marker in failure.evalue]
+    match = KERAS_CLASS.search(failure.evalue) if rejecting else None
+    if match is None or match.group(1) in rejecting:
+        return None  # not a Keras object, or one of the Keras that rejected it: another mistake
+    package, class_name = match.groups()
+    call = next((call for call in _calls_from(failure.tree, package) if _function_name(call) == class_name), None)
+    return package, class_name, call.lineno if call is not None else None
+
+
+def _tf_keras_layer_on_keras3_tensor(failure: Failure) -> tuple[str, str, int | None] | None:
+    """A tf-keras layer called on a Keras 3 tensor fails deep inside with a text that names
+    neither: only a cell that visibly uses both Kerases, in Keras 3 mode, is read as one."""
+    if failure.keras != 3 or failure.ename != "AttributeError" or not failure.evalue.startswith(TUPLE_RANK):
+        return None
+    calls = _calls_from(failure.tree, "tf_keras")
+    uses_keras3 = _calls_from(failure.tree, "keras") or _names_from(failure.tree, "keras") & _loaded_names(failure.tree)
+    if not calls or not uses_keras3:
+        return None
+    call = next((call for call in calls if _function_name(call) in LAYER_CLASSES), calls[0])
+    return "tf_keras", _function_name(call) or "Layer", call.lineno
 
 
 def removed_or_misspelt(failure: Failure) -> Diagnosis | None:
@@ -562,7 +636,7 @@ def runtime_error(failure: Failure) -> Diagnosis:
 
 
 CLASSIFIERS: tuple[Classifier, ...] = (
-    syntax_error, missing_module, name_error, sequential_input_undefined, removed_or_misspelt,
+    syntax_error, missing_module, name_error, mixed_keras, sequential_input_undefined, removed_or_misspelt,
     unknown_argument, missing_channel_dim, legacy_save_format, legacy_load_format, compile_positional_metrics,
     metrics_not_list, pooling_collapse, network_unavailable, file_limit, disk_limit, process_limit,
     data_unavailable, hard_coded_count,
@@ -646,6 +720,54 @@ def _closest(name: str, candidates: Sequence[str]) -> str | None:
     lowered = {candidate.lower(): candidate for candidate in candidates}
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[match[0]] if match else None
+
+
+def _names_from(tree: ast.AST | None, package: str) -> set[str]:
+    """The names that stand in the cell for the Keras `package` or for something taken from it:
+    what its imports bind (`import tf_keras as tk`, `from tf_keras.layers import Dense`), and the
+    package's own name unless an import there binds that name to something else."""
+    bound, rebound = set(), set()
+    for node in _walk(tree, (ast.Import, ast.ImportFrom)):
+        for alias in node.names:
+            if isinstance(node, ast.Import):
+                name, dotted = alias.asname or alias.name.split(".")[0], alias.name
+            else:
+                name, dotted = alias.asname or alias.name, f"{'.' * node.level}{node.module or ''}.{alias.name}"
+            (bound if _in_package(dotted, package) else rebound).add(name)
+    return bound | ({package} - rebound)
+
+
+def _in_package(dotted: str, package: str) -> bool:
+    return any(dotted == module or dotted.startswith(module + ".") for module in KERAS_MODULES[package])
+
+
+def _calls_from(tree: ast.AST | None, package: str) -> list[ast.Call]:
+    """The cell's calls of something from the Keras `package` (`tf_keras.layers.Dense(3)`, or
+    `Dense(3)` after `from tf_keras.layers import Dense`), in source order."""
+    names = _names_from(tree, package)
+    return [call for call in _walk(tree, ast.Call)
+            if _root_name(call.func) in names
+            or (package == "keras" and (_dotted(call.func) or "").startswith(("tf.keras.", "tensorflow.keras.")))]
+
+
+def _loaded_names(tree: ast.AST | None) -> set[str]:
+    return {node.id for node in _walk(tree, ast.Name) if isinstance(node.ctx, ast.Load)}
+
+
+def _root_name(node: ast.AST) -> str | None:
+    """`keras` for `keras.layers.Dense`: the name an attribute chain starts from."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """'tf.keras.layers.Dense' for that attribute chain; None for any other expression."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
 
 
 def _import_line(tree: ast.AST | None, module: str) -> int | None:

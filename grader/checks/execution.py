@@ -6,7 +6,9 @@ unloadable model, missing entry point) gets its own, and so does every limit the
 hit without stopping the run (`meta["limits_hit"]`). Full points only for a clean run; a run
 that was stopped or could not be read is an error, since the rest of it could not be judged.
 Output cut at its cap is said but costs nothing: the run went on, only what a cell printed was
-dropped, and Keras's progress bars alone can fill it.
+dropped, and Keras's progress bars alone can fill it. The errors are explained for the Keras
+mode the runner says the run had (`meta["keras_mode"]`, 2 or 3; anything else is 3), since some
+hints depend on it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def check_execution(check: CheckSpec, evidence: Evidence, tables: dict[int, Laye
         runs = [run for run in evidence.cells if run.status == "error" and run.error is not None]
         hits = limits_hit(evidence)
         values = {limit: value for limit, _, value in hits if value}
-        diagnoses = explain_errors(runs, tables_by_cell, file=file, limits=values)
+        diagnoses = explain_errors(runs, tables_by_cell, file=file, limits=values,
+                                   keras=evidence.meta.get("keras_mode", 3))
         diagnoses += [diagnose("timeout", cell=run.cell, where=f"Cell {run.cell}", seconds=_seconds(run.error.evalue))
                       for run in evidence.cells if run.status == "timeout"]
         diagnoses += _missing_entry_points(evidence)

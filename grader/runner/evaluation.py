@@ -24,7 +24,7 @@ import numpy as np
 
 from ..data import EvaluationSet
 from ..evidence import Evaluation, ModelEvaluation
-from . import warm
+from . import keras2, warm
 from .limits import kill_tree
 from .sandbox import Confinement, Isolation, Limits, detect
 
@@ -32,9 +32,11 @@ MAX_CONFIG_BYTES = 16 * 2**20
 
 
 def run_evaluation(files: dict[str, Path], evaluation_set: EvaluationSet, timeout: float,
-                   isolation: Isolation | None = None, limits: Limits | None = None) -> Evaluation:
+                   isolation: Isolation | None = None, limits: Limits | None = None,
+                   keras: int = 3) -> Evaluation:
     """Predict `evaluation_set.images` with every file in `files` (key -> path) in one process,
-    confined like the submission's own (the files it loads are the student's)."""
+    confined like the submission's own (the files it loads are the student's), under the
+    submission's Keras (`keras`: 3, or 2 for tf-keras)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cnngrader-eval-") as folder:
         root = Path(folder)
@@ -48,11 +50,12 @@ def run_evaluation(files: dict[str, Path], evaluation_set: EvaluationSet, timeou
             shutil.copyfile(path, copies[key])
         config = {"images": str(root / "images.npy"), "out": str(root / "out"),
                   # Absolute: the process runs in a folder of its own.
-                  "models": [{"key": key, "path": str(path)} for key, path in copies.items()]}
+                  "models": [{"key": key, "path": str(path)} for key, path in copies.items()],
+                  "keras": keras}
         (root / "config.json").write_text(json.dumps(config))
         confinement = Confinement(isolation or detect(), root, root / "work", limits or Limits())
         with confinement:
-            stopped = _run(root, timeout, confinement)
+            stopped = _run(root, timeout, confinement, keras)
         report = _read_report(root / "out" / "report.json")
         models = {key: _model_evaluation(key, path, report.get(key), root / "out" / f"{key}.npy")
                   for key, path in files.items()}
@@ -62,9 +65,11 @@ def run_evaluation(files: dict[str, Path], evaluation_set: EvaluationSet, timeou
                       stopped=stopped, seconds=round(time.monotonic() - started, 2), timeout=timeout)
 
 
-def _run(root: Path, timeout: float, confinement: Confinement) -> str | None:
+def _run(root: Path, timeout: float, confinement: Confinement, keras: int) -> str | None:
     environment = {key: os.environ[key] for key in ("PATH", "LANG", "OMP_NUM_THREADS", "KERAS_BACKEND",
                                                     "CUDA_VISIBLE_DEVICES") if key in os.environ}
+    if keras == 2:
+        environment.update(keras2.ENVIRONMENT)
     environment.update({"HOME": str(root / "work"), "KERAS_HOME": str(root / "work" / ".keras"),
                         "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"})
     with open(root / "evaluator.log", "wb") as log:

@@ -2,7 +2,7 @@
 
 Started by the grader, it runs no student code: no submission file is on its path and its working
 folder is empty. It loads each model file with `keras.saving.load_model(path, safe_mode=True,
-compile=False)`, predicts the evaluation images and writes the class probabilities as `.npy`
+compile=False)` (tf-keras's `load_model`, with the same settings, in Keras 2 mode), predicts the evaluation images and writes the class probabilities as `.npy`
 beside a JSON report. It never sees a label: accuracy is computed in the grader's own process.
 
 Inputs are given as the exercise prepares them (pixels 0..255); each model gets them reshaped to
@@ -58,7 +58,10 @@ def evaluate_one(keras, path: str, images, out_path: str) -> dict:
 def main(config_path: str) -> int:
     with open(config_path) as handle:
         config = json.load(handle)
-    import keras
+    if config.get("keras") == 2:
+        import tf_keras as keras
+    else:
+        import keras
     import numpy as np
 
     images = np.load(config["images"], allow_pickle=False)

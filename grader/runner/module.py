@@ -61,7 +61,8 @@ def run_module(path: Path, options: RunOptions, entry_points: tuple[str, ...], k
                 limits_hit.append({"limit": "processes", "cell": None, "value": f"{options.max_processes} processes"})
             evidence = Evidence(kind=kind, stopped=stopped, stopped_detail=detail, meta={
                 "run_seconds": round(time.monotonic() - started, 2), "peak_memory": format_bytes(watch.peak),
-                "output_tail": output.text(), "device": options.device, "isolation": confinement.description(),
+                "output_tail": output.text(), "device": options.device, "keras_mode": options.keras,
+                "isolation": confinement.description(),
                 **({"limits_hit": limits_hit} if limits_hit else {}),
             })
         return _with_probe(evidence, workspace.evidence_path, path.name)

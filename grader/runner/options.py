@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..evidence import EvidenceError, probe_payload_from_json
+from . import keras2
 from .sandbox import Confinement, Isolation, Limits, detect
 
 # Variables a submission's process inherits; everything else (tokens, grader settings, the
@@ -62,6 +63,9 @@ class RunOptions:
     """What the submission's kernel computes on: CPU, or the GPU its worker was given."""
     environment: tuple = ()
     """(name, value) pairs the submission's processes get besides the usual (its GPU)."""
+    keras: int = 3
+    """The Keras the submission runs under: 3, or 2 (tf-keras, `TF_USE_LEGACY_KERAS=1`, and
+    `import keras` giving the same Keras 2 as `tensorflow.keras`)."""
 
     def limits(self) -> Limits:
         return Limits(memory_bytes=self.memory_limit_bytes, processes=self.max_processes,
@@ -104,6 +108,7 @@ class RunOptions:
                 "serve_mnist": "mnist" in self.data_served,
                 "serve_cifar100": "cifar100" in self.data_served,
                 "export_dir": str(export_dir) if export_dir is not None else None,
+                "keras": self.keras,
             }))
             yield workspace
         finally:
@@ -172,7 +177,7 @@ def read_probe_payload(path: Path) -> tuple[dict | None, str | None]:
 
 def submission_environment(workspace: Workspace, options: RunOptions) -> dict[str, str]:
     """The environment of the submission's process: a short allow-list plus what it needs."""
-    env = base_environment()
+    env = base_environment(options.keras)
     env.update(dict(options.environment))
     env.update({
         "HOME": str(workspace.home),
@@ -182,10 +187,13 @@ def submission_environment(workspace: Workspace, options: RunOptions) -> dict[st
     return env
 
 
-def base_environment() -> dict[str, str]:
+def base_environment(keras: int = 3) -> dict[str, str]:
     """What every submission's environment holds whatever its workspace: the allow-list of the
-    grader's own variables and fixed settings (also the warm server's environment)."""
+    grader's own variables, fixed settings and the Keras mode's (also the warm server's
+    environment)."""
     env = {key: os.environ[key] for key in PASSED_ENVIRONMENT if key in os.environ}
+    if keras == 2:
+        env.update(keras2.ENVIRONMENT)
     env.update({
         "USER": "student",
         "LOGNAME": "student",

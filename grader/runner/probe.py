@@ -44,14 +44,22 @@ class Probe:
         self.exports: list[dict] = []
         self.export_dir = config.get("export_dir")
         self.loading = 0
+        self.keras_mode = 2 if config.get("keras") == 2 else 3
+        self.package = "tf_keras" if self.keras_mode == 2 else "keras"
+        """The module the submission's Keras is: tf_keras in Keras 2 mode (which `import keras`
+        and `tensorflow.keras` then both give), else keras."""
         self.started = time.monotonic()
 
     def install(self) -> None:
         """Watch Keras from the moment it is imported: now if it already is, else through an
         import hook, so a run that never imports Keras does not pay for TensorFlow."""
         self.keras = None
-        if "keras" in sys.modules:
-            self._watch_keras(sys.modules["keras"])
+        if self.keras_mode == 2:
+            from grader.runner import keras2
+
+            keras2.alias()
+        if self.package in sys.modules:
+            self._watch_keras(sys.modules[self.package])
         else:
             sys.meta_path.insert(0, _KerasImportHook(self))
         try:
@@ -77,9 +85,9 @@ class Probe:
         self._wrap_save(model_class)
         self._wrap_load(keras)
         if self.serve_mnist:
-            _serve_mnist_offline()
+            _serve_mnist_offline(self.package)
         if self.serve_cifar100:
-            _serve_cifar100_offline()
+            _serve_cifar100_offline(self.package)
 
     def at_cell(self, number: int) -> None:
         self.cell = number
@@ -101,7 +109,7 @@ class Probe:
         probe = self
 
         def __init__(self, *args, **kwargs):
-            if _built_by_keras_itself():
+            if _built_by_keras_itself(probe.package):
                 return original(self, *args, **kwargs)
             probe.register(self)
             result = original(self, *args, **kwargs)
@@ -220,8 +228,9 @@ class Probe:
             probe.record_weights(model, "load", path=str(path))
             return model
 
-        keras.models.load_model = load_model
-        keras.saving.load_model = load_model
+        for module in _api_modules(LOAD_MODULES[self.package]):
+            if getattr(module, "load_model", None) is original:
+                module.load_model = load_model
 
     def _after_cell(self, result=None) -> None:
         self.snapshot()
@@ -325,20 +334,21 @@ CALLBACK_SETTINGS = ("monitor", "patience", "restore_best_weights", "min_delta",
 
 
 class _KerasImportHook:
-    """A meta-path finder that lets `keras` import as usual, then hands the module to the probe."""
+    """A meta-path finder that lets Keras (`keras`, or `tf_keras` in Keras 2 mode) import as
+    usual, then hands the module to the probe."""
 
     def __init__(self, probe: Probe):
         self.probe = probe
         self.busy = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras" or self.busy:
+        if fullname != self.probe.package or self.busy:
             return None
         import importlib.util
 
         self.busy = True
         try:
-            spec = importlib.util.find_spec("keras")
+            spec = importlib.util.find_spec(fullname)
         finally:
             self.busy = False
         if spec is None or spec.loader is None:
@@ -371,9 +381,7 @@ class _FitWatcher:
     """Added to every `fit`: a fingerprint after each epoch, and the steps Keras actually ran."""
 
     def __new__(cls, probe: Probe, entry: dict):
-        import keras
-
-        class Watcher(keras.callbacks.Callback):
+        class Watcher(probe.keras.callbacks.Callback):
             epochs = 0
 
             def on_train_begin(self, logs=None):
@@ -430,7 +438,7 @@ def _length(value) -> int | None:
         return None
 
 
-def _serve_mnist_offline() -> None:
+def _serve_mnist_offline(package: str) -> None:
     """Keras's MNIST loader insists on downloading (it checks the archive's hash); serve ours.
 
     The full set where the data layer finds it, else the mnist-10k subset, said out loud.
@@ -445,35 +453,68 @@ def _serve_mnist_offline() -> None:
                   "(8,000 training and 2,000 test images)", file=sys.stderr)
             return data.load_mnist_10k()
 
-    _replace_loader("mnist", load_data)
+    _replace_loader(package, "mnist", load_data)
 
 
-def _serve_cifar100_offline() -> None:
+def _serve_cifar100_offline(package: str) -> None:
     """Keras's CIFAR-100 loader also insists on its own downloaded archive; serve the data layer's."""
     from grader import data
 
     def load_data(label_mode: str = "fine"):
         return data.load_cifar100(label_mode=label_mode, download=False)
 
-    _replace_loader("cifar100", load_data)
+    _replace_loader(package, "cifar100", load_data)
 
 
-def _replace_loader(dataset: str, load_data) -> None:
+LOAD_MODULES = {
+    "keras": ("keras.models", "keras.saving", "keras._tf_keras.keras.models", "keras._tf_keras.keras.saving"),
+    "tf_keras": ("tf_keras.models", "tf_keras.saving", "tf_keras.api._v2.keras.models",
+                 "tf_keras.api._v2.keras.saving"),
+}
+"""Where each Keras's `load_model` can be reached from: its API and the API `tensorflow.keras`
+gives (tf-keras's is a module tree of its own, so `tf.keras.models.load_model` is patched there)."""
+
+
+def _api_modules(names):
+    import importlib
+
+    for name in names:
+        try:
+            yield importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+LOADER_MODULES = {
+    "keras": ("keras.datasets", "keras._tf_keras.keras.datasets", "keras.src.datasets"),
+    "tf_keras": ("tf_keras.datasets", "tf_keras.api._v2.keras.datasets", "tf_keras.src.datasets"),
+}
+"""Where each Keras keeps its dataset loaders: its API, the API `tensorflow.keras` gives, and the
+implementation."""
+
+
+def _replace_loader(package: str, dataset: str, load_data) -> None:
     """Put `load_data` in every module through which a notebook may reach the Keras loader."""
     import importlib
 
-    for prefix in ("keras.datasets", "keras._tf_keras.keras.datasets", "keras.src.datasets"):
+    for prefix in LOADER_MODULES[package]:
         try:
             importlib.import_module(f"{prefix}.{dataset}").load_data = load_data
         except ImportError:
             continue
 
 
-def _built_by_keras_itself() -> bool:
-    """True for the Functional model a Sequential builds inside itself: not the student's."""
+SEQUENTIAL_SOURCES = {"keras": os.path.join("keras", "src", "models", "sequential.py"),
+                      "tf_keras": os.path.join("tf_keras", "src", "engine", "sequential.py")}
+
+
+def _built_by_keras_itself(package: str = "keras") -> bool:
+    """True for the Functional model a Sequential builds inside itself: not the student's.
+    (Keras 3 does so; tf-keras's Sequential is itself the graph network, so none shows up.)"""
+    source = SEQUENTIAL_SOURCES[package]
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_filename.endswith(os.path.join("keras", "src", "models", "sequential.py")):
+        if frame.f_code.co_filename.endswith(source) and frame.f_code.co_name != "__init__":
             return True
         frame = frame.f_back
     return False

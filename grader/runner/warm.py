@@ -37,8 +37,15 @@ import time
 import weakref
 from pathlib import Path
 
-PRELOAD = ("numpy", "tensorflow", "keras", "ipykernel.kernelapp", "grader.runner.probe")
-"""What every run imports anyway: the kernel, Keras with TensorFlow, the probe."""
+from . import keras2
+
+PRELOAD = {
+    3: ("numpy", "tensorflow", "keras", "ipykernel.kernelapp", "grader.runner.probe"),
+    2: ("numpy", "tensorflow", "tf_keras", "ipykernel.kernelapp", "grader.runner.probe", "grader.runner.keras2"),
+}
+"""What every run imports anyway, per Keras mode: the kernel, Keras with TensorFlow, the probe. A
+Keras 2 mode run has a server of its own: TensorFlow decides which Keras `tensorflow.keras` is
+from the environment it was imported with, and Keras 3 must not be in a Keras 2 run's modules."""
 MAX_MESSAGE = 2**20
 
 
@@ -219,7 +226,8 @@ class WarmProcess:
             self.stdout.close()
 
 
-_SERVER: WarmServer | None = None
+_SERVERS: dict[int, WarmServer] = {}
+"""This process's warm servers, one per Keras mode used."""
 _SERVER_LOCK = threading.Lock()
 
 
@@ -227,36 +235,38 @@ def enabled() -> bool:
     return os.environ.get("CNNGRADER_WARM", "1") != "0" and sys.platform.startswith("linux")
 
 
-def server(environment: dict[str, str] | None = None) -> WarmServer | None:
-    """This process's warm server, started on first use (None where it is turned off or failed)."""
-    global _SERVER
+def server(environment: dict[str, str] | None = None, keras: int = 3) -> WarmServer | None:
+    """This process's warm server for the Keras mode `keras`, started on first use (None where it
+    is turned off or failed)."""
     if not enabled():
         return None
     with _SERVER_LOCK:
-        if _SERVER is not None and not _SERVER.alive():
-            _SERVER.close()
-            _SERVER = None
-        if _SERVER is None:
+        running = _SERVERS.get(keras)
+        if running is not None and not running.alive():
+            _SERVERS.pop(keras).close()
+            running = None
+        if running is None:
             from .options import base_environment
 
-            _SERVER = WarmServer(environment or base_environment())
-            atexit.register(shutdown)
-        return _SERVER
+            if not _SERVERS:
+                atexit.register(shutdown)
+            running = _SERVERS[keras] = WarmServer(environment or base_environment(keras))
+        return running
 
 
 def shutdown() -> None:
-    global _SERVER
     with _SERVER_LOCK:
-        if _SERVER is not None:
-            _SERVER.close()
-            _SERVER = None
+        while _SERVERS:
+            _SERVERS.popitem()[1].close()
 
 
 def popen(command: list[str], *, env: dict[str, str], cwd, stdout=None, stderr=None):
     """`subprocess.Popen(command, ...)` for a command made by `Confinement.command`, started warm
     where the server runs (a `python -m` command), cold otherwise."""
     config, argv = _split(command)
-    warm = server() if argv is not None else None
+    mode = keras2.mode_of(env)
+    usable = argv is not None and (mode == 3 or keras2.available())
+    warm = server(keras=mode) if usable else None
     process = None
     if warm is not None:
         try:
@@ -312,7 +322,7 @@ def serve(channel: socket.socket) -> None:
     it when the *thread* that started us ends, and the grader starts us from a worker thread."""
     import importlib
 
-    for name in PRELOAD:
+    for name in PRELOAD[keras2.mode_of(os.environ)]:
         importlib.import_module(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors report to the grader, not to us
     channel.sendall(b"ready")
@@ -465,12 +475,15 @@ def _run_module(argv: list[str]) -> None:
 
 def _settle_environment() -> None:
     """What the server's imports read from its environment, read again from the run's: the
-    temporary folder (TMPDIR) and Keras's folder (KERAS_HOME)."""
+    temporary folder (TMPDIR) and Keras's folder (KERAS_HOME), Keras 3's or tf-keras's."""
     tempfile.tempdir = None
+    folder = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     config = sys.modules.get("keras.src.backend.config")
     if config is not None:
-        folder = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
         config._KERAS_DIR = folder
+    backend = sys.modules.get("tf_keras.src.backend")
+    if backend is not None:
+        backend._keras_dir = folder
 
 
 def _max_fd() -> int:
