@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--artifacts", action="store_true",
                        help="grade the model files students upload beside the notebook (fits a short time limit)")
     build.add_argument("--leaderboard", action="store_true", help="post the grader's test accuracy to the leaderboard")
+    build.add_argument("--keras", type=int, choices=(2, 3), default=None,
+                       help="the Keras submissions run under (default: the exercise's); 2 installs tf-keras in the image")
 
     commands.add_parser("exercises", help="list the exercises")
 
@@ -164,7 +166,7 @@ def run_gradescope(args) -> int:
     from .gradescope_build import build_autograder
 
     path = build_autograder(args.id, args.output, artifacts=args.artifacts, leaderboard=args.leaderboard,
-                            report=print)
+                            report=print, keras=args.keras)
     print(f"wrote {path}")
     return 0
 

@@ -70,22 +70,26 @@ class BuildError(ValueError):
 
 
 def build_autograder(exercise_id: str, output: Path, artifacts: bool = False, leaderboard: bool = False,
-                     report=print, wheel: Path | None = None) -> Path:
+                     report=print, wheel: Path | None = None, keras: int | None = None) -> Path:
     """Write the autograder zip for `exercise_id` to `output` and return its path. `wheel`: a
-    cnngrader wheel already built (default: build one from the source tree of this `grader`)."""
+    cnngrader wheel already built (default: build one from the source tree of this `grader`).
+    `keras`: the Keras the submissions run under (default: the exercise's); under 2, setup.sh
+    installs the wheel with its `keras2` extra (tf-keras)."""
     spec = load_spec(exercise_id)
+    keras = keras or spec.keras
     load_expected(spec.reference)
     mode = "artifacts" if artifacts else "full"
     output = Path(output)
     with tempfile.TemporaryDirectory(prefix="cnngrader-wheel-") as folder:
         wheel = Path(wheel) if wheel else build_wheel(Path(folder), report)
         config = {"exercise": spec.id, "mode": mode, "leaderboard": leaderboard,
-                  "grader_version": grader.__version__, "wheel": wheel.name}
+                  "grader_version": grader.__version__, "wheel": wheel.name, "keras": keras,
+                  "extras": ["keras2"] if keras == 2 else []}
         entries = {
             "setup.sh": ((FILES / "setup.sh").read_bytes(), 0o755),
             "run_autograder": (run_autograder_script().encode(), 0o755),
             CONFIG_NAME: ((json.dumps(config, indent=1) + "\n").encode(), 0o644),
-            "README.md": (readme(spec, mode, leaderboard).encode(), 0o644),
+            "README.md": (readme(spec, mode, leaderboard, keras).encode(), 0o644),
         }
         output.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -199,12 +203,15 @@ def needs_lines(exercise_id: str, mode: str) -> list[str]:
     return lines
 
 
-def readme(spec: ExerciseSpec, mode: str, leaderboard: bool) -> str:
+def readme(spec: ExerciseSpec, mode: str, leaderboard: bool, keras: int = 3) -> str:
     uploads = ("their notebook (`.ipynb`); a module (`.py`) or a saved model (`.keras`) is graded too"
                if mode == "full" else
                "their notebook (`.ipynb`) and the model files it saves ("
                + ", ".join(artifact_names(spec)) + ")")
     needs = "\n".join(f"- {line}" for line in needs_lines(spec.id, mode))
+    legacy = ("\nSubmissions run under **Keras 2** (tf-keras, with `TF_USE_LEGACY_KERAS=1`), as a course "
+              "written for Keras 2 ran: `setup.sh` installs the wheel with its `keras2` extra.\n"
+              if keras == 2 else "")
     board = ("\nThe leaderboard shows the grader's test accuracy of each submission as soon as it is "
              "graded, whatever the accuracy check's visibility.\n" if leaderboard else "")
     return f"""# Gradescope autograder: {spec.id}
@@ -221,7 +228,7 @@ upload {uploads}; a folder or a zip of a folder is fine.
 - Base image: Ubuntu (22.04 or 24.04). `setup.sh` installs Python 3.11 or newer, the CPU build of
   TensorFlow, the bundled cnngrader wheel and Fashion-MNIST (Debian's package, else one download
   during setup): grading itself runs offline.
-{board}
+{legacy}{board}
 ## What students see
 
 One test per check of the exercise, worth its points, with the diagnoses in Markdown. A check
@@ -237,7 +244,7 @@ autograder output (stdout, shown to instructors) holds the traceback; exit statu
 the container ran out of memory: raise its memory. Regrade once it is fixed.
 
 Files: `setup.sh`, `run_autograder`, `{CONFIG_NAME}` (exercise, mode, leaderboard, grader
-version), the cnngrader wheel.
+version, Keras version and the wheel's extras to install), the cnngrader wheel.
 """
 
 

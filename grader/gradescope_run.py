@@ -56,6 +56,8 @@ class AutograderConfig:
     """full (the notebook runs as written) or artifacts (it runs capped; uploaded models graded)."""
     leaderboard: bool = False
     grader_version: str | None = None
+    keras: int = 3
+    """The Keras the submissions run under: 2 (tf-keras, which setup.sh then installs) or 3."""
 
 
 def autograder_root() -> Path:
@@ -68,13 +70,15 @@ def read_config(root: Path) -> AutograderConfig:
         data = json.loads(path.read_text())
         config = AutograderConfig(exercise=str(data["exercise"]), mode=str(data.get("mode", "full")),
                                   leaderboard=bool(data.get("leaderboard", False)),
-                                  grader_version=data.get("grader_version"))
+                                  grader_version=data.get("grader_version"), keras=int(data.get("keras", 3)))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"cannot read {path}: {error}") from None
     mode = os.environ.get(MODE_VARIABLE) or config.mode
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    return AutograderConfig(config.exercise, mode, config.leaderboard, config.grader_version)
+    if config.keras not in (2, 3):
+        raise ValueError(f"keras {config.keras!r} is not 2 or 3")
+    return AutograderConfig(config.exercise, mode, config.leaderboard, config.grader_version, config.keras)
 
 
 def upload_folder(folder: Path) -> Path:
@@ -148,7 +152,8 @@ def graded_results(config: AutograderConfig, root: Path, workdir: Path) -> dict:
     stage = "preparing the data"
     try:
         options = prepare_run(spec, workdir / "batch", quick=mode == "quick", timeout=None, data_dir=None,
-                              memory_limit_bytes=memory_limit_bytes(), artifacts=mode == "artifacts")
+                              memory_limit_bytes=memory_limit_bytes(), artifacts=mode == "artifacts",
+                              keras=config.keras)
         stage = "grading the submission"
         result = grade_submission(submission, spec, expected, options)
     except Exception as error:  # noqa: BLE001 - the student still gets a results.json

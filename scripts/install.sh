@@ -11,5 +11,7 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v chromium >/dev/nul
 fi
 # The CPU build of TensorFlow first, so that pip does not fetch the larger GPU-capable wheel.
 python3 -m pip install -q "tensorflow-cpu>=2.16" 2>&1 | grep -v "as the 'root' user" || true
+# The test extras hold tf-keras (Keras 2 mode, the `keras2` extra); it names `tensorflow` as its
+# requirement, so pip adds that wheel too (the same version, the same files as tensorflow-cpu).
 python3 -m pip install -q -e ".[test]" 2>&1 | grep -v "as the 'root' user" || true
-python3 -c "import grader, tensorflow" >/dev/null
+python3 -c "import grader, tensorflow, tf_keras" >/dev/null

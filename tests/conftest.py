@@ -25,12 +25,13 @@ def run_options_for(batch_dir):
     prepared = {}
 
     def make(exercise_id: str, quick: bool = True, timeout: float | None = 120,
-             memory_limit_bytes: int | None = 8 * 2**30):
-        key = (exercise_id, quick, timeout, memory_limit_bytes)
+             memory_limit_bytes: int | None = 8 * 2**30, keras: int | None = None):
+        key = (exercise_id, quick, timeout, memory_limit_bytes, keras)
         if key not in prepared:
             folder = batch_dir / f"{exercise_id}-{len(prepared)}"
             folder.mkdir()
-            prepared[key] = prepare_run(load_spec(exercise_id), folder, quick, timeout, None, memory_limit_bytes)
+            prepared[key] = prepare_run(load_spec(exercise_id), folder, quick, timeout, None, memory_limit_bytes,
+                                        keras=keras)
         return prepared[key]
 
     return make

@@ -633,6 +633,26 @@ def test_runtime_error_quotes_one_short_line():
     assert diagnosis.detail == f"ValueError: {long_text}"
 
 
+# Keras 2 (tf-keras) runs fit in a tf.function: seed 003's flat model fed 28x28 images, under Keras 2 mode
+GRAPH_INPUT = (
+    'in user code:\n\n'
+    '    File "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/tf_keras/src/engine/training.py", '
+    'line 1398, in train_function  *\n        return step_function(self, iterator)\n'
+    '    File "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/tf_keras/src/engine/input_spec.py", '
+    'line 308, in assert_input_compatibility\n        raise ValueError(\n\n'
+    '    ValueError: Input 0 of layer "sequential" is incompatible with the layer: expected shape=(None, 784), '
+    'found shape=(128, 28, 28)\n')
+
+
+def test_an_error_raised_inside_keras_2s_fit_is_quoted_without_the_frames_tensorflow_wraps_it_in():
+    diagnosis = classify_error(failing("ValueError", GRAPH_INPUT, "model.fit(x_train, y_train)\n", 1))
+    assert diagnosis.code == "runtime_error"
+    assert diagnosis.field("evalue") == ('Input 0 of layer "sequential" is incompatible with the layer: '
+                                         'expected shape=(None, 784), found shape=(128, 28, 28)')
+    assert "site-packages" not in diagnosis.detail
+    assert errors.unwrapped("in user code: nothing raised after it") == "in user code: nothing raised after it"
+
+
 def test_one_line_drops_the_keras_call_frame_and_colours():
     assert one_line(POOL_COLLAPSE) == (
         "Computed output size would be zero or negative. Received: `inputs.shape=[None 1 1 64]`, "

@@ -531,6 +531,19 @@ def test_a_model_built_twice_and_trained_only_the_second_time_reloads_cleanly():
     assert (check.outcome, check.score, codes(check)) == (Outcome.PASSED, 1.0, [])
 
 
+def test_reloading_a_model_that_never_trained_because_the_run_failed_is_that_failures_consequence():
+    """Seed 004 under Keras 2: its data files are missing, so no `fit` ran, and the model it saves
+    and loads back holds its initial weights. The missing data is the fault, not the reload."""
+    evidence = reload_run("saved before training")
+    failed = replace(evidence.cells[3], status="error")
+    evidence = replace(evidence, fits=(), weights=tuple(w for w in evidence.weights if w.event not in
+                                                        ("epoch_end", "fit_end")),
+                       cells=(*evidence.cells[:3], failed, *evidence.cells[4:]))
+    check = check_of(grade("fashion_cnn", evidence), "reload")
+    assert (check.outcome, check.score, check.diagnoses) == (Outcome.ERROR, 0.0, ())
+    assert "never trained" in check.summary and "cell 4 failed first" in check.summary
+
+
 def test_the_reload_mismatches_are_told_apart():
     reasons = {case: only(check_of(grade("fashion_cnn", reload_run(case)), "reload"), "reload_mismatch").field("what")
                for case in ("saved before training", "another architecture", "another model's weights",

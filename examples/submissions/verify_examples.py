@@ -50,6 +50,9 @@ ERRORS_OF_CODE = {
     "data_unavailable": ["FileNotFoundError"],
     "runtime_error": ["ValueError"],
     "pooling_collapse": ["ValueError"],
+    "mixed_keras": ["ValueError"],
+    "legacy_load_format": ["ValueError"],
+    "hard_coded_count": ["ValueError"],
 }
 
 PROBE = r'''

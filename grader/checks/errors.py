@@ -26,6 +26,7 @@ import ast
 import difflib
 import posixpath
 import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -274,7 +275,7 @@ def classify_error(run: CellRun, tables: Sequence[LayerTable] = (), file: str | 
     if run.error is None:
         raise ValueError(f"cell {run.cell} raised no error")
     failure = Failure(
-        ename=run.error.ename, evalue=strip_ansi(run.error.evalue[:EVALUE_READ_LIMIT]), source=run.source,
+        ename=run.error.ename, evalue=unwrapped(strip_ansi(run.error.evalue[:EVALUE_READ_LIMIT])), source=run.source,
         tree=parse_cell(run.source), line=run.error.line, cell=run.cell, file=file, tables=tables,
         traceback=run.error.traceback[-EVALUE_READ_LIMIT:], limits=limits, keras=keras_mode(keras),
     )
@@ -641,6 +642,25 @@ CLASSIFIERS: tuple[Classifier, ...] = (
     metrics_not_list, pooling_collapse, network_unavailable, file_limit, disk_limit, process_limit,
     data_unavailable, hard_coded_count,
 )
+
+
+GRAPH_FRAMES = "in user code:"
+"""How TensorFlow starts an error raised inside a `tf.function`: Keras 2's `fit`, `evaluate` and
+`predict` run in one, so a wrong input shape there arrives as the grader's own file paths, then
+the error."""
+_RAISED = re.compile(r"^[ \t]*[A-Za-z_][\w.]*(?:Error|Exception): ", re.MULTILINE)
+
+
+def unwrapped(evalue: str) -> str:
+    """The error a `tf.function` re-raised, without the frames TensorFlow quotes before it:
+    'in user code: File "…/training.py" … ValueError: Input 0 of layer …' -> 'Input 0 of layer …'.
+    Any other text as it is."""
+    if not evalue.lstrip().startswith(GRAPH_FRAMES):
+        return evalue
+    raised = list(_RAISED.finditer(evalue))
+    if not raised:
+        return evalue
+    return textwrap.dedent(evalue[raised[-1].end():]).strip() or evalue
 
 
 def one_line(evalue: str, limit: int = EVALUE_LIMIT) -> str:

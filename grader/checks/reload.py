@@ -42,6 +42,11 @@ def check_reload(grading: Grading, check: CheckSpec) -> CheckResult:
         return result(check, Outcome.FAILED, 0.0, f"{load.path} was loaded but never written by the notebook.",
                       [diagnose("missing_artifact", path=load.path, model=model.title, cell=loaded.cell)])
     problem = _mismatch(grading, check.model, load, save)
+    if problem is not None and not evidence.fits and (failure := first_failure(grading)):
+        # Nothing was trained (the fit failed with the run, as when the data is missing): the
+        # file holds the only weights the model ever had, and the failure is the fault.
+        return consequence(check, f"{model.title} was never trained, so {load.path} cannot hold its trained "
+                                  "weights", failure)
     data = {"path": load.path, "saved_by": save.model_id, "loaded_as": load.model_id, "cell": loaded.cell}
     if problem is None:
         return result(check, Outcome.PASSED, 1.0, f"{load.path} holds {model.title} as it was trained.", data=data)
