@@ -36,6 +36,11 @@ def grade(seed: str, keras: int, folder: Path) -> dict:
     return {"codes": codes, "score": total_score(result), "max": max_score(result)}
 
 
+def points(value: float) -> str:
+    """4.7976 -> '4.8', 9.0 -> '9'."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -54,7 +59,7 @@ def main() -> int:
     for seed, modes in found.items():
         cells = [", ".join(f"`{code}`" for code in modes[k]["codes"]) or "none" for k in (3, 2)]
         print(f"| {seed} | {SEEDS[seed]} | {cells[0]} | {cells[1]} | "
-              f"{modes[3]['score']:g} / {modes[2]['score']:g} of {modes[3]['max']:g} |")
+              f"{points(modes[3]['score'])} / {points(modes[2]['score'])} of {points(modes[3]['max'])} |")
     if args.json:
         args.json.write_text(json.dumps(found, indent=1))
     return 0

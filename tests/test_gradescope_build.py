@@ -22,7 +22,12 @@ import pytest
 
 from grader.gradescope_build import NEEDS, Need, build_autograder, package_root, recommended
 from grader.gradescope_run import CONFIG_NAME, main, memory_limit_bytes, read_config, upload_folder
+from grader.diagnoses import KINDS
+from grader.runner import keras2
 from test_gradescope import assert_valid, gradescope_problems
+
+MIGRATION = {kind.code for kind in KINDS if kind.migration}
+needs_tf_keras = pytest.mark.skipif(not keras2.available(), reason="tf-keras is not installed (cnngrader[keras2])")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "submissions" / "fashion_cnn"
 
@@ -88,7 +93,7 @@ def test_the_zip_holds_setup_run_autograder_the_wheel_config_and_readme(built):
     assert wheel.startswith("cnngrader-") and {"grader/gradescope_run.py", "grader/_bundle/exercises/fashion_cnn/exercise.toml",
                                                "grader/_bundle/reference/expected/fashion_cnn.json"} <= packaged
     assert config == {"exercise": "fashion_cnn", "mode": "full", "leaderboard": False,
-                      "grader_version": config["grader_version"], "wheel": wheel}
+                      "grader_version": config["grader_version"], "wheel": wheel, "keras": 3, "extras": []}
     measured = NEEDS["fashion_cnn"]["full"]
     assert f"{measured.seconds:.0f} s" in readme and f"{measured.peak_gb:.1f} GB" in readme
     assert "minutes" in readme and "--artifacts" in readme
@@ -110,6 +115,65 @@ def test_an_artifacts_build_says_what_students_upload(tmp_path):
         readme = archive.read("README.md").decode()
     assert (config["mode"], config["leaderboard"]) == ("artifacts", True)
     assert "`best-cnn-model.keras`" in readme and "leaderboard" in readme.lower()
+
+
+def wheel_requirement(source: Path) -> str:
+    """What setup.sh gives pip to install: the wheel, with the extras the config asks for."""
+    script = f'source "{source}/setup.sh"; wheel_requirement "{source}" "{sys.executable}"'
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_a_keras_2_zip_installs_the_wheel_with_tf_keras(built, tmp_path):
+    """A Keras 2 exercise's image gets `cnngrader-….whl[keras2]`, whose metadata asks for tf-keras;
+    a Keras 3 one gets the wheel alone. Sourcing setup.sh only defines its function."""
+    with zipfile.ZipFile(built[0]) as archive:
+        (name,) = [entry for entry in archive.namelist() if entry.endswith(".whl")]
+        wheel = Path(archive.extract(name, tmp_path / "wheel"))
+    path = build_autograder("fashion_cnn", tmp_path / "k2.zip", report=lambda line: None, wheel=wheel, keras=2)
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read(CONFIG_NAME))
+        readme = archive.read("README.md").decode()
+    assert (config["keras"], config["extras"]) == (2, ["keras2"])
+    assert "Keras 2" in readme and "keras2" in readme
+    source = stand_in_root(tmp_path / "k2", path) / "source"
+    assert wheel_requirement(source) == f"{source / name}[keras2]"
+    assert wheel_requirement(stand_in_root(tmp_path / "k3", built[0]) / "source").endswith(".whl")
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [entry for entry in archive.namelist() if entry.endswith(".dist-info/METADATA")]
+        lines = archive.read(metadata).decode().splitlines()
+    assert "Provides-Extra: keras2" in lines
+    assert any(line.startswith("Requires-Dist: tf-keras") and "extra == 'keras2'" in line for line in lines)
+    assert read_config(source.parent).keras == 2
+
+
+def test_the_config_says_which_keras_and_anything_else_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNGRADER_AUTOGRADER_MODE", raising=False)
+    (tmp_path / "source").mkdir()
+    path = tmp_path / "source" / CONFIG_NAME
+    path.write_text(json.dumps({"exercise": "fashion_cnn"}))
+    assert read_config(tmp_path).keras == 3
+    path.write_text(json.dumps({"exercise": "fashion_cnn", "keras": 4}))
+    with pytest.raises(ValueError, match="keras 4"):
+        read_config(tmp_path)
+
+
+@needs_tf_keras
+@pytest.mark.kernel
+def test_a_keras_2_zip_grades_keras_2_lines_without_migration_diagnoses(built, tmp_path):
+    """seed 000's `compile(metrics='accuracy')` in the correct notebook: a migration fault under
+    the Keras 3 zip, nothing under the Keras 2 one."""
+    legacy = tmp_path / "legacy.ipynb"
+    text = (EXAMPLES / "clean--passed--correct.ipynb").read_text()
+    assert "metrics=['accuracy']" in text
+    legacy.write_text(text.replace("metrics=['accuracy']", "metrics='accuracy'"))
+    found = {}
+    for keras in (3, 2):
+        root = stand_in_root(tmp_path / f"k{keras}", built[0], keras=keras)
+        shutil.copy(legacy, root / "submission" / "fashion_cnn.ipynb")
+        results, completed = run_autograder(root, timeout=300)
+        found[keras] = codes_in(results)
+    assert "metrics_not_list" in found[3]
+    assert found[2] & MIGRATION == set() and "metrics_not_list" not in found[2]
 
 
 @pytest.mark.parametrize("script", ["setup.sh", "run_autograder"])
