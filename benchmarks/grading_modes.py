@@ -17,7 +17,9 @@ kernel and evaluation process together, what a container's memory limit sees).
 Not part of the tests: it takes 5 to 20 minutes per exercise on 2 cores.
 
     python benchmarks/grading_modes.py [--exercise ID] [--notebook NB] [--workdir DIR]
-        [--modes quick artifacts full] [--cpus N]
+        [--modes quick artifacts full] [--cpus N] [--keras 2|3]
+
+`--keras 2` grades (and trains once) under tf-keras, as `cnngrader grade --keras 2` does.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def write_submission(folder: Path, cells: list[str]) -> Path:
     return path
 
 
-def train_once(folder: Path, exercise: str, cells: list[str], prefix: list[str]) -> float:
+def train_once(folder: Path, exercise: str, cells: list[str], prefix: list[str], keras: int = 3) -> float:
     """Run the notebook's cells as a plain script in `folder`: the model files a student uploads
     (offline, with the datasets served from a KERAS_HOME the data layer prepares, and the data
     file the grader puts beside a cnn_transfer notebook)."""
@@ -127,12 +129,19 @@ def train_once(folder: Path, exercise: str, cells: list[str], prefix: list[str])
     for name, path in options.provided_files.items():
         (folder / name).write_bytes(Path(path).read_bytes())
     # MNIST's loader checks the file's hash, so the subset is served as the probe serves it.
-    serve = "from grader.runner.probe import _serve_mnist_offline; _serve_mnist_offline()\n"
+    from grader.runner import keras2
+
+    package = keras2.PACKAGE if keras == 2 else "keras"
+    serve = f"from grader.runner.probe import _serve_mnist_offline; _serve_mnist_offline({package!r})\n"
+    legacy = {}
+    if keras == 2:
+        serve = "from grader.runner import keras2; keras2.alias()\n" + serve
+        legacy = keras2.ENVIRONMENT
     started = time.monotonic()
     try:
         subprocess.run([*prefix, sys.executable, "-c", serve + "\n\n".join(cells)], cwd=folder, check=True,
                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(options.keras_home),
-                            "MPLBACKEND": "Agg"},
+                            "MPLBACKEND": "Agg", **legacy},
                        stdout=subprocess.DEVNULL)
     finally:
         for path in provided:
@@ -176,8 +185,8 @@ def watch_memory(process: subprocess.Popen, peaks: dict) -> None:
         time.sleep(0.25)
 
 
-def grade(path: Path, exercise: str, mode: str, out: Path, prefix: list[str]) -> dict:
-    flags = {"quick": ["--quick"], "artifacts": ["--artifacts"], "full": []}[mode]
+def grade(path: Path, exercise: str, mode: str, out: Path, prefix: list[str], keras: int = 3) -> dict:
+    flags = {"quick": ["--quick"], "artifacts": ["--artifacts"], "full": []}[mode] + ["--keras", str(keras)]
     command = [*prefix, "/usr/bin/time", "-v", sys.executable, "-m", "grader.cli", "grade", str(path),
                "--exercise", exercise, "--out", str(out), *flags]
     started = time.monotonic()
@@ -192,7 +201,7 @@ def grade(path: Path, exercise: str, mode: str, out: Path, prefix: list[str]) ->
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     results = json.loads(next(out.glob("*/results.json")).read_text())
     meta = results["extra_data"]["meta"]
-    return {"exercise": exercise, "mode": mode, "wall_seconds": round(wall, 1), "score": results["score"],
+    return {"exercise": exercise, "mode": mode, "keras": keras, "wall_seconds": round(wall, 1), "score": results["score"],
             "max_score": results["extra_data"]["max_score"],
             "kernel_peak": meta.get("peak_memory"),
             "largest_process_peak_mb": round(int(peak.group(1)) / 1024) if peak else None,
@@ -213,6 +222,8 @@ def main() -> None:
                         help="the notebook to grade (default: the seed-scale one described above)")
     parser.add_argument("--cpus", type=int, default=None,
                         help="pin every process to the first N cores (taskset), to see a smaller container")
+    parser.add_argument("--keras", type=int, choices=(2, 3), default=3,
+                        help="the Keras the notebook runs under (2: tf-keras, Keras 2 mode)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cnngrader-bench-"))
     prefix = ["taskset", "-c", ",".join(str(n) for n in range(args.cpus))] if args.cpus else []
@@ -223,12 +234,12 @@ def main() -> None:
     submission = workdir / "submission"
     notebook = write_submission(submission, cells)
     if "artifacts" in args.modes and not any(submission.glob("*.keras")):
-        seconds = train_once(submission, args.exercise, cells, prefix)
+        seconds = train_once(submission, args.exercise, cells, prefix, args.keras)
         print(f"training once to get the uploaded models: {seconds:.0f} s "
               f"({', '.join(p.name for p in sorted(submission.glob('*.keras')))})", flush=True)
     for mode in args.modes:
         target = submission if mode == "artifacts" else notebook
-        row = grade(target, args.exercise, mode, workdir / f"graded-{mode}", prefix)
+        row = grade(target, args.exercise, mode, workdir / f"graded-{mode}-keras{args.keras}", prefix, args.keras)
         print(json.dumps(row), flush=True)
 
 

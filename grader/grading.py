@@ -20,7 +20,7 @@ import numpy as np
 from . import data
 from .evaluate import error_result, evaluate, needs_predictions, prepare_grading
 from .exercises import ExerciseSpec, load_spec
-from .reference import ExpectedFilesChanged, expected_dir, verify_expected
+from .reference import ExpectedFilesChanged, expected_folder, verify_expected
 from .report.exports import write_grades_csv, write_junit
 from .report.gradescope import write_results
 from .report.html import write_report, write_summary
@@ -160,11 +160,13 @@ def grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
                      options: RunOptions) -> SubmissionResult:
     """One submission's result, with the versions that produced it in `meta["versions"]`."""
     result = _grade_submission(submission, spec, expected, options)
-    return replace(result, meta={**result.meta, "versions": spec_versions(spec)})
+    return replace(result, meta={**result.meta, "versions": spec_versions(spec, options.keras)})
 
 
-def spec_versions(spec: ExerciseSpec) -> dict:
-    return run_versions(spec.id, expected_dir() / f"{spec.reference}.json")
+def spec_versions(spec: ExerciseSpec, keras: int | None = None) -> dict:
+    """What a result was produced by, for a run in Keras `keras` mode (default: the spec's)."""
+    keras = keras or spec.keras
+    return run_versions(spec.id, expected_folder(spec.reference, keras) / f"{spec.reference}.json", keras)
 
 
 def _grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
@@ -236,10 +238,10 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     spec = load_spec(exercise_id)
     keras = keras or spec.keras
     try:
-        verify_expected(spec.reference)
-        detect(isolation)
         if keras == 2:
             keras2.require(f"the exercise {spec.id}")
+        verify_expected(spec.reference, expected_folder(spec.reference, keras))
+        detect(isolation)
     except (ExpectedFilesChanged, IsolationUnavailable, keras2.Keras2Unavailable) as error:
         log(f"cnngrader: {error}")
         return 2
@@ -253,7 +255,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     batch = parallel.Batch(exercise_id, quick=quick, artifacts=artifacts, timeout=timeout, data_dir=data_dir,
                            memory_limit_bytes=memory_limit_bytes, isolation=isolation,
                            hidden=tuple(map(str, hidden)), keras=keras)
-    versions = spec_versions(spec)
+    versions = spec_versions(spec, keras)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     before = {entry.name for entry in out.iterdir()}
     hashes = {item.name: parallel.input_hash(item, batch, spec) for item in submissions}

@@ -217,8 +217,17 @@ def environment() -> dict:
 
 KERAS2_FOLDER = "keras2"
 """Where `reference record --keras 2` writes, inside the expected files' folder: the same
-exercises recorded under tf-keras, kept beside the Keras 3 records that grading reads (their
-tables and parameter counts are the same, their accuracies within a point: tests/test_keras2.py)."""
+exercises recorded under tf-keras (their tables and parameter counts are the Keras 3 ones, their
+accuracies within a point: tests/test_keras2.py). Keras 2 mode grades against them: thresholds
+come from the reference trained under the Keras the submissions run under."""
+
+
+def expected_folder(exercise_id: str, keras: int = 3) -> Path:
+    """The folder of the expected file a run in Keras `keras` mode grades against: `keras2/`
+    where the exercise was recorded there, else the Keras 3 records (the same tables)."""
+    if keras == 2 and (expected_dir() / KERAS2_FOLDER / f"{exercise_id}.json").is_file():
+        return expected_dir() / KERAS2_FOLDER
+    return expected_dir()
 
 
 def use_keras2() -> None:

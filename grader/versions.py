@@ -17,16 +17,20 @@ import grader
 TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tf-nightly")
 
 
-def run_versions(exercise_id: str, expected_path: Path) -> dict:
-    """cnngrader, Python, TensorFlow, Keras, the device, the exercise and its expected file's hash."""
+def run_versions(exercise_id: str, expected_path: Path, keras: int = 3) -> dict:
+    """cnngrader, Python, TensorFlow, the Keras the submissions ran under (tf-keras in Keras 2
+    mode), the device, the exercise and its expected file (`keras2/<id>.json` for the Keras 2
+    records) with its hash."""
     return {
         "cnngrader": grader.__version__,
         "python": platform.python_version(),
         "tensorflow": _first_installed(TENSORFLOW_DISTRIBUTIONS),
-        "keras": _first_installed(("keras",)),
+        "keras": _first_installed(("tf-keras",) if keras == 2 else ("keras",)),
+        "keras_mode": keras,
         "device": device_description(),
         "exercise": exercise_id,
-        "expected_file": expected_path.name,
+        "expected_file": "/".join(expected_path.parts[-2:]) if expected_path.parent.name == "keras2"
+        else expected_path.name,
         "expected_sha256": hashlib.sha256(expected_path.read_bytes()).hexdigest(),
     }
 

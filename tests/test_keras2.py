@@ -101,6 +101,30 @@ def test_without_tf_keras_keras_2_mode_stops_with_how_to_install_it(monkeypatch,
         prepare_run(load_spec("fashion_cnn"), tmp_path, quick=True, timeout=60, data_dir=None, keras=2)
 
 
+def test_keras_2_mode_grades_against_the_keras_2_records_and_says_so():
+    """Thresholds come from the reference trained under the Keras the submissions run under."""
+    from grader.grading import spec_versions
+
+    spec = load_spec("cnn_transfer")
+    assert reference.expected_folder(spec.reference, 2) == expected_dir() / reference.KERAS2_FOLDER
+    assert reference.expected_folder(spec.reference, 3) == expected_dir()
+    under_2, under_3 = spec_versions(spec, 2), spec_versions(spec, 3)
+    assert (under_2["expected_file"], under_2["keras_mode"]) == ("keras2/cnn_transfer.json", 2)
+    assert (under_3["expected_file"], under_3["keras_mode"]) == ("cnn_transfer.json", 3)
+    assert under_2["expected_sha256"] != under_3["expected_sha256"]
+    assert under_2["keras"].startswith("2.") and under_3["keras"].startswith("3.")
+    thresholds = {keras: load_expected(spec.reference, reference.expected_folder(spec.reference, keras))["thresholds"]
+                  for keras in (2, 3)}
+    assert thresholds[2].keys() == thresholds[3].keys()
+
+
+def test_an_exercise_recorded_only_under_keras_3_is_graded_in_keras_2_mode_against_that_record(tmp_path,
+                                                                                               monkeypatch):
+    (tmp_path / "own.json").write_text("{}")
+    monkeypatch.setattr(reference, "expected_dir", lambda: tmp_path)
+    assert reference.expected_folder("own", 2) == tmp_path
+
+
 # --- In the student's process --------------------------------------------------------------------
 
 @needs_tf_keras
