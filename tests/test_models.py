@@ -271,3 +271,24 @@ def test_a_head_built_on_another_model_is_not_taken_for_a_plain_cnn():
     found = find(*transfer_records(None), spec=CNN_TRANSFER, expected=TRANSFER_EXPECTED)
     assert found["strided"] is None
     assert found["classifier"].record.id == 4
+
+
+def test_a_module_answers_a_role_only_with_what_its_entry_point_returned():
+    """build_cnn() builds the CNN and forgets to return it: the probe saw the model built, but
+    a module's answer is what the function returns. A notebook's model is found as before."""
+    from dataclasses import replace
+
+    spec = load_spec("fashion_cnn")
+    (role,) = [model for model in spec.models if model.key == "cnn"]
+    spec = replace(spec, models=(replace(role, entry_point="build_cnn"),))
+    expected = expected_for({"cnn": configs.fashion_cnn})
+    unreturned = configs.record(1, configs.fashion_cnn(), names=())
+    returned = configs.record(1, configs.fashion_cnn(), names=("build_cnn",))
+    found = {}
+    for label, record, kind in (("module, not returned", unreturned, "module"),
+                                ("module, returned", returned, "module"),
+                                ("notebook", unreturned, "notebook")):
+        evidence = replace(configs.evidence(record), kind=kind)
+        found[label] = find_models(spec.models, expected_rows(spec, expected), evidence, tables_for(evidence))["cnn"]
+    assert found["module, not returned"] is None
+    assert found["module, returned"] is not None and found["notebook"] is not None

@@ -119,9 +119,17 @@ def find_models(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[La
     collapses); a model of the evidence whose map collapses still counts as a rival, since it
     may be the one the student meant."""
     records = {record.id: record for record in evidence.models}
-    found = _by_similarity(models, expected_rows, records, tables)
+    if evidence.kind == "module":
+        # A module answers a role with what its entry point returns: a model the function built
+        # and did not return (the probe sees every model built) is no answer.
+        models_of = {spec.key: {model_id: table for model_id, table in tables.items()
+                                if not spec.entry_point or spec.entry_point in records[model_id].names}
+                     for spec in models}
+    else:
+        models_of = {spec.key: tables for spec in models}
+    found = _by_similarity(models, expected_rows, records, models_of)
     collapsed = [table for table in {**tables_for(evidence), **tables}.values() if table.collapse is not None]
-    found = _by_elimination(models, expected_rows, records, tables, found, collapsed)
+    found = _by_elimination(models, expected_rows, records, models_of, found, collapsed)
     for spec in models:
         if found[spec.key] is not None and unreadable_answers(spec, evidence, unreadable, found[spec.key]):
             found[spec.key] = None  # the student's answer may be the model the grader cannot read
@@ -129,13 +137,15 @@ def find_models(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[La
 
 
 def _by_elimination(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[LayerRow, ...]],
-                    records: dict[int, ModelRecord], tables: dict[int, LayerTable],
+                    records: dict[int, ModelRecord], models_of: dict[str, dict[int, LayerTable]],
                     found: dict[str, FoundModel | None], collapsed: list[LayerTable]) -> dict[str, FoundModel | None]:
     """`found` with each open role given its one candidate, where it has exactly one, no model
-    that collapsed could be it either, and that candidate could answer no other open role."""
+    that collapsed could be it either, and that candidate could answer no other open role.
+    `models_of`: role -> the models that may answer it."""
     used = {choice.record.id for choice in found.values() if choice is not None}
     open_roles = [spec for spec in models if found[spec.key] is None]
-    candidates = {spec.key: [model_id for model_id in sorted(tables) if model_id not in used
+    tables = {model_id: table for role in models_of.values() for model_id, table in role.items()}
+    candidates = {spec.key: [model_id for model_id in sorted(models_of[spec.key]) if model_id not in used
                              and is_candidate(spec, expected_rows[spec.key], tables[model_id], records[model_id])]
                   for spec in open_roles}
     chosen = dict(found)
@@ -150,10 +160,11 @@ def _by_elimination(models: tuple[ModelSpec, ...], expected_rows: dict[str, tupl
 
 
 def _by_similarity(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple[LayerRow, ...]],
-                   records: dict[int, ModelRecord], tables: dict[int, LayerTable]) -> dict[str, FoundModel | None]:
+                   records: dict[int, ModelRecord],
+                   models_of: dict[str, dict[int, LayerTable]]) -> dict[str, FoundModel | None]:
     candidates = []
     for spec in models:
-        for model_id, table in tables.items():
+        for model_id, table in models_of[spec.key].items():
             record = records[model_id]
             score = similarity(expected_rows[spec.key], table.rows)
             if score < MINIMUM_SIMILARITY:
@@ -164,7 +175,7 @@ def _by_similarity(models: tuple[ModelSpec, ...], expected_rows: dict[str, tuple
     used: set[int] = set()
     for _, _, key, model_id, score in sorted(candidates, reverse=True):
         if found[key] is None and model_id not in used:
-            found[key] = FoundModel(records[model_id], tables[model_id], score)
+            found[key] = FoundModel(records[model_id], models_of[key][model_id], score)
             used.add(model_id)
     return found
 

@@ -100,6 +100,8 @@ class Probe:
             self.records.append({"id": self.ids[key], "cell": self.cell, "names": [],
                                  "origin": "loaded" if self.loading else origin})
         record = self.records[self.ids[key]]
+        if record["origin"] == "built" and origin != "built":
+            record["origin"] = origin  # built at creation, then returned by an entry point
         if name and name not in record["names"]:
             record["names"].append(name)
         return self.ids[key]
