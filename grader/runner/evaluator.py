@@ -2,8 +2,8 @@
 
 Started by the grader, it runs no student code: no submission file is on its path and its working
 folder is empty. It loads each model file with `keras.saving.load_model(path, safe_mode=True,
-compile=False)` (tf-keras's `load_model`, with the same settings, in Keras 2 mode), predicts the evaluation images and writes the class probabilities as `.npy`
-beside a JSON report. It never sees a label: accuracy is computed in the grader's own process.
+compile=False)` (tf-keras's `load_model`, with the same settings, in Keras 2 mode), predicts the
+evaluation images and writes the class probabilities as `.npy` beside a JSON report. It never sees a label: accuracy is computed in the grader's own process.
 
 Inputs are given as the exercise prepares them (pixels 0..255); each model gets them reshaped to
 its input and scaled to 0..1, as the exercises teach, unless the model rescales them itself.
