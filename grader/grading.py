@@ -132,8 +132,7 @@ def prepare_run(spec: ExerciseSpec, workdir: Path, quick: bool, timeout: float |
     `keras`: the Keras the submissions run under (default: the spec's); Keras 2 mode raises
     `keras2.Keras2Unavailable`, saying how to install it, where tf-keras is not installed."""
     keras = keras or spec.keras
-    if keras == 2:
-        keras2.require(f"the exercise {spec.id}")
+    _require_keras(spec, keras)
     mode = run_mode(quick, artifacts)
     capped = mode != "full"
     keras_home = workdir / "keras-home"
@@ -154,6 +153,12 @@ def prepare_run(spec: ExerciseSpec, workdir: Path, quick: bool, timeout: float |
         data_served=served, provided_files=provided, mode=mode, evaluation=evaluation,
         evaluation_timeout=spec.evaluation_timeout, keras=keras,
     )
+
+
+def _require_keras(spec: ExerciseSpec, keras: int) -> None:
+    """`keras2.Keras2Unavailable`, saying how to install tf-keras, for a Keras 2 mode run without it."""
+    if keras == 2:
+        keras2.require(f"the exercise {spec.id}" if spec.keras == 2 else f"this run of {spec.id} (--keras 2)")
 
 
 def grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
@@ -238,8 +243,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     spec = load_spec(exercise_id)
     keras = keras or spec.keras
     try:
-        if keras == 2:
-            keras2.require(f"the exercise {spec.id}")
+        _require_keras(spec, keras)
         verify_expected(spec.reference, expected_folder(spec.reference, keras))
         detect(isolation)
     except (ExpectedFilesChanged, IsolationUnavailable, keras2.Keras2Unavailable) as error:
