@@ -142,11 +142,11 @@ def graded_results(config: AutograderConfig, root: Path, workdir: Path) -> dict:
     from .evaluate import error_result
     from .exercises import load_spec
     from .grading import grade_submission, prepare_run
-    from .reference import expected_folder, load_expected
+    from .reference import load_expected
     from .report.terminal import render_text
 
     spec = load_spec(config.exercise)
-    expected = load_expected(spec.reference, expected_folder(spec.reference, config.keras))
+    expected = load_expected(spec.reference, keras=config.keras)
     submission = find_upload(root / "submission")
     mode = config.mode
     stage = "preparing the data"

@@ -20,7 +20,7 @@ import numpy as np
 from . import data
 from .evaluate import error_result, evaluate, needs_predictions, prepare_grading
 from .exercises import ExerciseSpec, load_spec
-from .reference import ExpectedFilesChanged, expected_folder, verify_expected
+from .reference import ExpectedFilesChanged, expected_path, verify_expected
 from .report.exports import write_grades_csv, write_junit
 from .report.gradescope import write_results
 from .report.html import write_report, write_summary
@@ -171,7 +171,7 @@ def grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
 def spec_versions(spec: ExerciseSpec, keras: int | None = None) -> dict:
     """What a result was produced by, for a run in Keras `keras` mode (default: the spec's)."""
     keras = keras or spec.keras
-    return run_versions(spec.id, expected_folder(spec.reference, keras) / f"{spec.reference}.json", keras)
+    return run_versions(spec.id, expected_path(spec.reference, keras), keras)
 
 
 def _grade_submission(submission: Submission, spec: ExerciseSpec, expected: dict,
@@ -244,7 +244,7 @@ def grade_paths(paths: list[Path], exercise_id: str, out: Path, quick: bool = Fa
     keras = keras or spec.keras
     try:
         _require_keras(spec, keras)
-        verify_expected(spec.reference, expected_folder(spec.reference, keras))
+        verify_expected(spec.reference, keras=keras)
         detect(isolation)
     except (ExpectedFilesChanged, IsolationUnavailable, keras2.Keras2Unavailable) as error:
         log(f"cnngrader: {error}")

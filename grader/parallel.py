@@ -29,8 +29,8 @@ from .evaluate import error_result
 from .exercises import ExerciseSpec, load_spec
 from . import grading
 from .grading import Submission, prepare_run, spec_versions
-from .reference import expected_folder, load_expected
-from .resources import exercises_dir, expected_dir, templates_dir
+from .reference import expected_path, load_expected
+from .resources import exercises_dir, templates_dir
 from .results import SubmissionResult
 from .runner.sandbox import detect, worker_isolation
 from .versions import visible_gpus
@@ -89,7 +89,7 @@ class Context:
         self.batch = batch
         self.spec: ExerciseSpec = load_spec(batch.exercise)
         keras = batch.keras or self.spec.keras
-        self.expected = load_expected(self.spec.reference, expected_folder(self.spec.reference, keras))
+        self.expected = load_expected(self.spec.reference, keras=keras)
         self.versions = spec_versions(self.spec, keras)
         # `folder`: a Dask worker's own directory, which Dask clears when a killed worker restarts.
         self._folder = tempfile.TemporaryDirectory(prefix="cnngrader-batch-", dir=folder)
@@ -168,7 +168,7 @@ def input_hash(submission: Submission, batch: Batch, spec: ExerciseSpec) -> str:
     digest = hashlib.sha256()
     digest.update(repr(sorted({**batch.to_data(), "hidden": None, "data_dir": None}.items())).encode())
     digest.update(grader_fingerprint().encode())
-    expected = expected_folder(spec.reference, batch.keras or spec.keras) / f"{spec.reference}.json"
+    expected = expected_path(spec.reference, batch.keras or spec.keras)
     for path in (exercises_dir() / spec.id / "exercise.toml", expected):
         digest.update(_file_digest(path).encode())
     digest.update(submission.name.encode())

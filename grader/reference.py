@@ -143,10 +143,11 @@ def write_manifest(directory: Path) -> Path:
     return target
 
 
-def verify_expected(exercise_id: str, directory: Path | None = None) -> None:
-    """Stop unless `<id>.json` has the hash the manifest records: an expected file changed by
-    hand, or by a student's run, must not grade a class."""
-    directory = Path(directory or expected_dir())
+def verify_expected(exercise_id: str, directory: Path | None = None, keras: int = 3) -> None:
+    """Stop unless `<id>.json` (in `directory`, else the one Keras `keras` mode grades against)
+    has the hash the manifest beside it records: an expected file changed by hand, or by a
+    student's run, must not grade a class."""
+    directory = Path(directory or expected_folder(exercise_id, keras))
     manifest = directory / MANIFEST
     name = f"{exercise_id}.json"
     try:
@@ -230,6 +231,11 @@ def expected_folder(exercise_id: str, keras: int = 3) -> Path:
     return expected_dir()
 
 
+def expected_path(exercise_id: str, keras: int = 3) -> Path:
+    """The expected file a run in Keras `keras` mode grades against (see `expected_folder`)."""
+    return expected_folder(exercise_id, keras) / f"{exercise_id}.json"
+
+
 def use_keras2() -> None:
     """Make this process's Keras tf-keras (`import keras` included), before anything imports
     Keras: what `reference record --keras 2` records under."""
@@ -244,8 +250,9 @@ def use_keras2() -> None:
     keras2.alias()
 
 
-def load_expected(exercise_id: str, directory: Path | None = None) -> dict:
-    path = (directory or expected_dir()) / f"{exercise_id}.json"
+def load_expected(exercise_id: str, directory: Path | None = None, keras: int = 3) -> dict:
+    """The expected file in `directory`, else the one a run in Keras `keras` mode grades against."""
+    path = (directory or expected_folder(exercise_id, keras)) / f"{exercise_id}.json"
     expected = json.loads(path.read_text())
     if expected.get("schema") != SCHEMA:
         raise ValueError(f"{path}: schema {expected.get('schema')!r}, expected {SCHEMA!r}")

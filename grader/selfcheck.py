@@ -41,9 +41,9 @@ def grade_for_self_check(notebook: Path, spec: ExerciseSpec, timeout: float | No
     `DataUnavailable` (nothing can be checked without it)."""
     from .evaluate import error_result
     from .grading import find_submissions, grade_submission, prepare_run
-    from .reference import expected_folder, load_expected
+    from .reference import load_expected
 
-    expected = load_expected(spec.reference, expected_folder(spec.reference, spec.keras))
+    expected = load_expected(spec.reference, keras=spec.keras)
     submission = find_submissions([notebook])[0]
     with tempfile.TemporaryDirectory(prefix="cnngrader-check-") as workdir:
         options = prepare_run(spec, Path(workdir), quick=True, timeout=timeout, data_dir=data_dir)

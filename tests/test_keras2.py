@@ -113,7 +113,7 @@ def test_keras_2_mode_grades_against_the_keras_2_records_and_says_so():
     assert (under_3["expected_file"], under_3["keras_mode"]) == ("cnn_transfer.json", 3)
     assert under_2["expected_sha256"] != under_3["expected_sha256"]
     assert under_2["keras"].startswith("2.") and under_3["keras"].startswith("3.")
-    thresholds = {keras: load_expected(spec.reference, reference.expected_folder(spec.reference, keras))["thresholds"]
+    thresholds = {keras: load_expected(spec.reference, keras=keras)["thresholds"]
                   for keras in (2, 3)}
     assert thresholds[2].keys() == thresholds[3].keys()
 

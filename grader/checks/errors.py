@@ -765,20 +765,13 @@ def _calls_from(tree: ast.AST | None, package: str) -> list[ast.Call]:
     """The cell's calls of something from the Keras `package` (`tf_keras.layers.Dense(3)`, or
     `Dense(3)` after `from tf_keras.layers import Dense`), in source order."""
     names = _names_from(tree, package)
-    return [call for call in _walk(tree, ast.Call)
-            if _root_name(call.func) in names
-            or (package == "keras" and (_dotted(call.func) or "").startswith(("tf.keras.", "tensorflow.keras.")))]
+    spelt = [(call, _dotted(call.func) or "") for call in _walk(tree, ast.Call)]
+    return [call for call, dotted in spelt if dotted.partition(".")[0] in names
+            or (package == "keras" and dotted.startswith(("tf.keras.", "tensorflow.keras.")))]
 
 
 def _loaded_names(tree: ast.AST | None) -> set[str]:
     return {node.id for node in _walk(tree, ast.Name) if isinstance(node.ctx, ast.Load)}
-
-
-def _root_name(node: ast.AST) -> str | None:
-    """`keras` for `keras.layers.Dense`: the name an attribute chain starts from."""
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
 
 
 def _dotted(node: ast.AST) -> str | None:

@@ -16,8 +16,6 @@ import importlib.abc
 import importlib.util
 import sys
 
-MODES = (2, 3)
-DEFAULT = 3
 PACKAGE = "tf_keras"
 """The Keras 2 package's import name (PyPI: tf-keras)."""
 ENVIRONMENT = {"TF_USE_LEGACY_KERAS": "1"}
@@ -51,13 +49,6 @@ def require(where: str = "this exercise") -> None:
 def mode_of(environment) -> int:
     """The Keras mode a process with this environment runs in."""
     return 2 if environment.get("TF_USE_LEGACY_KERAS") == "1" else 3
-
-
-def in_keras2() -> bool:
-    """Whether this process runs in Keras 2 mode (its environment says so)."""
-    import os
-
-    return mode_of(os.environ) == 2
 
 
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
